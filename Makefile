@@ -1,0 +1,53 @@
+# shardnet — see README.md.
+GO        ?= go
+BIN       := bin
+IFACE     ?= shn0
+ADDR      ?= 198.18.0.2/24
+HOST_ADDR ?= 198.18.0.1/24
+SHARDS    ?= 1
+FUZZTIME  ?= 20s
+BENCHTIME ?= 1s
+PKGS      := ./...
+
+.PHONY: all build run test test-short bench fuzz lint deps clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/ ./examples/...
+
+deps:
+	@./scripts/deps.sh
+
+# Serves the stack on a TAP device (needs root or CAP_NET_ADMIN).
+run: deps build
+	@if [ "$$(id -u)" != 0 ]; then echo "make run: creating the TAP device $(IFACE) needs root (or CAP_NET_ADMIN): run 'sudo make run'" >&2; exit 1; fi
+	$(BIN)/httpd -driver tap -iface $(IFACE) -addr $(ADDR) -host-addr $(HOST_ADDR) -shards $(SHARDS)
+
+# Unit tests, the namespace integration tests (as root; they skip otherwise,
+# saying why) and lint. -race covers the lock-free shard code.
+test: deps lint
+	$(GO) test -race -count=1 -timeout 12m $(PKGS)
+
+test-short:
+	$(GO) test -short -count=1 $(PKGS)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS)
+
+# Runs every fuzz target for FUZZTIME each.
+fuzz:
+	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+		for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "fuzz $$pkg $$t"; \
+			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+clean:
+	rm -rf $(BIN)
