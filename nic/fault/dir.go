@@ -192,6 +192,9 @@ func (d *dir) process(p *buf.Packet, now int64) {
 	}
 	if d.th.corrupt != 0 && d.rng.below(d.th.corrupt) {
 		if flipBit(p.Data(), &d.rng) {
+			// The flip models damage on the wire, before any NIC
+			// checksum check: the stack must verify this frame itself.
+			p.Meta.CsumVerified = false
 			d.stats.Corrupted++
 		} else {
 			d.stats.CorruptSkipped++

@@ -209,8 +209,15 @@ func (q *Queue) Kick() error {
 // Fd is the inner queue's. See NextDue for bounding a sleep on it.
 func (q *Queue) Fd() int { return q.inner.Fd() }
 
-// Caps are the inner queue's.
-func (q *Queue) Caps() nic.Caps { return q.inner.Caps() }
+// Caps are the inner queue's, less transmit checksum offload: a corrupted
+// frame must reach the wire with the checksum of its original bytes, and
+// a partial checksum completed below the wrapper (by the kernel or NIC)
+// would be computed over the corrupted ones and hide the damage.
+func (q *Queue) Caps() nic.Caps {
+	c := q.inner.Caps()
+	c.TxCsumOffload = false
+	return c
+}
 
 // Stats are the inner queue's; faults are counted in FaultStats.
 func (q *Queue) Stats() nic.Stats { return q.inner.Stats() }
