@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"context"
 	"runtime"
 	"testing"
 	"time"
@@ -136,41 +137,52 @@ func TestSPSCZeroAllocs(t *testing.T) {
 	}
 }
 
-func BenchmarkSPSCPingPong(b *testing.B) {
-	// One message in flight between two goroutines: latency of a
-	// cross-core handoff when the CPUs allow.
-	ab, ba := NewSPSC[Message](64), NewSPSC[Message](64)
-	done := make(chan struct{})
-	go func() {
-		for {
-			m, ok := ab.Pop()
-			if !ok {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				continue
-			}
-			for !ba.Push(m) {
-			}
-		}
-	}()
-	b.ReportAllocs()
-	for b.Loop() {
-		for !ab.Push(Message{Kind: 1}) {
-		}
-		for {
-			if _, ok := ba.Pop(); ok {
-				break
-			}
-		}
+// BenchmarkSendPingPong: two pinned shards bounce one message through
+// their mailboxes, busy-polling (no sleep): the round-trip latency of a
+// cross-core handoff.
+func BenchmarkSendPingPong(b *testing.B) {
+	cpus, err := AllowedCPUs()
+	if err != nil || len(cpus) < 2 {
+		b.Skip("needs 2 allowed CPUs")
 	}
-	close(done)
+	n := b.N
+	done := make(chan struct{})
+	g, err := Start(Config{Shards: 2, CPUs: cpus[:2]}, func(s *Shard) error {
+		peer := 1 - s.ID
+		if s.ID == 0 {
+			<-done // wait for the timer to start
+			for i := 0; i < n; i++ {
+				s.Send(peer, Message{Kind: 1, A: uint64(i)})
+				for {
+					if _, ok := s.Mailbox(peer).Pop(); ok {
+						break
+					}
+				}
+			}
+			done <- struct{}{}
+			return nil
+		}
+		for !s.Stopping() {
+			if m, ok := s.Mailbox(peer).Pop(); ok {
+				s.Send(peer, m)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	done <- struct{}{}
+	<-done
+	b.StopTimer()
+	g.Stop(context.Background())
 }
 
 func BenchmarkSPSCStream(b *testing.B) {
-	// Throughput: producer pushes, consumer bursts.
+	// Throughput: producer pushes, consumer bursts; each yields when it
+	// finds the ring full or empty.
 	q := NewSPSC[Message](1024)
 	done := make(chan int)
 	n := b.N
@@ -178,7 +190,11 @@ func BenchmarkSPSCStream(b *testing.B) {
 		dst := make([]Message, 32)
 		got := 0
 		for got < n {
-			got += q.PopBurst(dst)
+			k := q.PopBurst(dst)
+			if k == 0 {
+				runtime.Gosched()
+			}
+			got += k
 		}
 		done <- got
 	}()
@@ -186,6 +202,7 @@ func BenchmarkSPSCStream(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < n; i++ {
 		for !q.Push(Message{Kind: 1, A: uint64(i)}) {
+			runtime.Gosched()
 		}
 	}
 	<-done
