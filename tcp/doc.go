@@ -1,0 +1,55 @@
+// Package tcp is a shard's TCP engine: flow table, listeners with a bounded
+// SYN backlog and SYN cookies, the RFC 9293 connection state machine,
+// segment output, retransmission and the other TCP timers, out-of-order
+// reassembly, and an application API of callbacks.
+//
+// Read, at least, RFC 9293 (TCP), RFC 7323 (window scale, timestamps,
+// PAWS), RFC 2018 and RFC 6675 (SACK and SACK-based recovery), RFC 5681 and
+// RFC 6582 (congestion control, NewReno), RFC 6298 (RTO), RFC 5961 (blind
+// attacks), RFC 6528 (ISNs) and RFC 4987 (SYN cookies) before changing
+// input.go; it follows RFC 9293 §3.10.7 step by step and cites sections.
+//
+// Layer: tcp uses wire, buf, reactor/timer, tcp/congestion and tcp/sack. It
+// does not import ip: the IP layer satisfies Output, and a Stack satisfies
+// ip.Protocol (Deliver), so wiring is
+//
+//	tcpStack, _ := tcp.New(cfg, slab, ipStack, wheel)
+//	ipStack.Register(wire.ProtoTCP, tcpStack)
+//
+// Ownership: a Stack, its Conns, its timers and every packet it holds
+// belong to one shard and are used only from that shard's thread. Nothing
+// here locks. Deliver takes ownership of the packet it is given: the packet
+// is released before Deliver returns, or held (out-of-order data) and
+// released when it is delivered or the connection ends. Every segment sent
+// is a fresh packet from the shard's slab handed to Output, which owns it
+// from then on. Segments are built at the slab's headroom, leaving room for
+// the IPv4 and Ethernet headers in front.
+//
+// Application callbacks (Handler) run inline on the shard thread, inside
+// Deliver, a timer, or an API call, and must not block. From inside a
+// callback an application may call any Conn method (Write, Close, Abort,
+// Resume...) and Dial. The data slice given to OnData is borrowed: it
+// aliases a receive frame or the connection's receive buffer and is valid
+// only until OnData returns. OnData returns how many bytes it consumed;
+// the rest is kept in the connection's receive buffer (a copy is made only
+// then) and offered again, first in the next OnData call, or on Resume.
+// Unconsumed bytes shrink the advertised receive window (flow control).
+//
+// Write copies into the connection's send buffer, which keeps the bytes
+// until they are acknowledged; it returns how much fit and, when that was
+// short, OnWritable is called once there is room again.
+//
+// A *Conn is valid from Dial (or the OnOpen of a passive connection) until
+// OnClose returns. After that the Conn object is recycled for another
+// connection and must not be used; keep the Conn's Context to find your
+// own state.
+//
+// Memory: Conns come from a pool of Config.MaxConns preallocated objects.
+// A Conn's send and receive buffers are allocated the first time its pool
+// slot is used and kept with the slot for the next connection, so steady
+// state allocates nothing per segment or per connection. The flow table
+// is an open-addressed hash table sized at New.
+//
+// Data path errors are never error values: each dropped segment is counted
+// under one DropReason in Stats.
+package tcp

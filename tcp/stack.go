@@ -1,0 +1,375 @@
+package tcp
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/shardnet/shardnet/buf"
+	"github.com/shardnet/shardnet/reactor/timer"
+	"github.com/shardnet/shardnet/tcp/congestion"
+	"github.com/shardnet/shardnet/wire"
+)
+
+// Output sends a TCP segment to dst. p.Data() is the TCP header and
+// payload, with headroom for the headers below; Output owns p. ip.Stack
+// satisfies it.
+type Output interface {
+	Output(p *buf.Packet, dst [4]byte, proto uint8, now int64)
+}
+
+// Config configures a Stack. Zero values mean the documented defaults.
+type Config struct {
+	Addr [4]byte // our IPv4 address (required)
+
+	MSS        uint16 // MSS we announce and send with; default 1460 (clamped to what a slab frame holds)
+	SendBuf    int    // per-connection send buffer bytes; default 256 KiB
+	RecvBuf    int    // per-connection receive buffer bytes (max receive window); default 256 KiB
+	MaxConns   int    // connection objects (including SYN-RECEIVED and TIME-WAIT); default 1024
+	SynBacklog int    // SYN-RECEIVED connections per listener before SYN cookies; default 128
+	// NoSynCookies drops SYNs when the backlog is full instead of answering
+	// with a cookie.
+	NoSynCookies bool
+
+	TimeWait        int64 // TIME-WAIT duration (2·MSL), ns; default 60 s
+	FinWait2Timeout int64 // FIN-WAIT-2 lifetime after Close, ns; default 60 s; negative: unlimited
+	DelayedAck      int64 // delayed-ACK bound, ns; default 40 ms; negative disables delayed ACKs
+
+	Keepalive         int64 // idle time before keepalive probes, ns; 0 = off (default)
+	KeepaliveInterval int64 // between probes; default 75 s
+	KeepaliveProbes   int   // unanswered probes before the connection is dropped; default 9
+
+	NoDelay    bool   // disable Nagle on new connections (Conn.SetNoDelay changes it per connection)
+	Congestion string // "newreno" or "cubic" (default)
+
+	// TxCsumOffload leaves the TCP checksum to the NIC: segments carry the
+	// pseudo-header sum and Meta.CsumPartial/CsumStart/CsumOffset.
+	TxCsumOffload bool
+
+	ISNSecret [16]byte // key for ISNs, timestamp offsets, cookies; random if zero
+
+	InitialRTO int64 // ns; default 1 s (RFC 6298 2.1)
+	MinRTO     int64 // ns; default 200 ms (Linux); RFC 6298 says 1 s
+	MaxRTO     int64 // ns; default 120 s
+	SynRetries int   // SYN / SYN-ACK retransmissions before giving up; default 6
+	MaxRetries int   // consecutive data retransmission timeouts before giving up; default 15
+
+	// ReassemblySegs bounds the out-of-order segments (packets) one
+	// connection holds; default 256. ReassemblyBytes bounds their payload
+	// bytes; default RecvBuf.
+	ReassemblySegs  int
+	ReassemblyBytes int
+
+	ChallengeAckLimit int // challenge ACKs per second per stack (RFC 5961 §7); default 1000
+
+	EphemeralLow, EphemeralHigh uint16 // local ports for Dial; default 32768..60999
+
+	NoWindowScale, NoTimestamps, NoSACK bool // turn off options we offer
+}
+
+// ErrConfig reports a bad configuration.
+var ErrConfig = errors.New("tcp: bad configuration")
+
+// Control-plane errors of the API.
+var (
+	ErrPortInUse    = errors.New("tcp: port already has a listener")
+	ErrNoConn       = errors.New("tcp: connection limit reached")
+	ErrNoPort       = errors.New("tcp: no free local port")
+	ErrNotListening = errors.New("tcp: no listener on port")
+)
+
+const (
+	maxHeader = wire.TCPMinHeaderLen + 40
+	sec       = int64(1e9)
+	ms        = int64(1e6)
+)
+
+func (c *Config) setDefaults(slab *buf.Slab) error {
+	if c.Addr == ([4]byte{}) {
+		return fmt.Errorf("%w: Addr is required", ErrConfig)
+	}
+	room := slab.FrameSize() - slab.Headroom() - maxHeader
+	if c.MSS == 0 {
+		c.MSS = 1460
+	}
+	if int(c.MSS) > room {
+		c.MSS = uint16(room)
+	}
+	if c.MSS < 64 {
+		return fmt.Errorf("%w: MSS %d (frames too small?)", ErrConfig, c.MSS)
+	}
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def64 := func(v *int64, d int64) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&c.SendBuf, 256<<10)
+	def(&c.RecvBuf, 256<<10)
+	def(&c.MaxConns, 1024)
+	def(&c.SynBacklog, 128)
+	def64(&c.TimeWait, 60*sec)
+	def64(&c.FinWait2Timeout, 60*sec)
+	def64(&c.DelayedAck, 40*ms)
+	def64(&c.KeepaliveInterval, 75*sec)
+	def(&c.KeepaliveProbes, 9)
+	if c.Congestion == "" {
+		c.Congestion = "cubic"
+	}
+	def64(&c.InitialRTO, sec)
+	def64(&c.MinRTO, 200*ms)
+	def64(&c.MaxRTO, 120*sec)
+	def(&c.SynRetries, 6)
+	def(&c.MaxRetries, 15)
+	def(&c.ReassemblySegs, 256)
+	def(&c.ReassemblyBytes, c.RecvBuf)
+	def(&c.ChallengeAckLimit, 1000)
+	if c.EphemeralLow == 0 && c.EphemeralHigh == 0 {
+		c.EphemeralLow, c.EphemeralHigh = 32768, 60999
+	}
+	switch {
+	case c.SendBuf < int(c.MSS) || c.SendBuf > 1<<30:
+		return fmt.Errorf("%w: SendBuf %d", ErrConfig, c.SendBuf)
+	case c.RecvBuf < int(c.MSS) || c.RecvBuf > 1<<30:
+		return fmt.Errorf("%w: RecvBuf %d", ErrConfig, c.RecvBuf)
+	case c.MaxConns < 1 || c.MaxConns > 1<<22:
+		return fmt.Errorf("%w: MaxConns %d", ErrConfig, c.MaxConns)
+	case c.MinRTO <= 0 || c.MaxRTO < c.MinRTO || c.InitialRTO < c.MinRTO:
+		return fmt.Errorf("%w: RTO bounds %d/%d/%d", ErrConfig, c.MinRTO, c.InitialRTO, c.MaxRTO)
+	case c.EphemeralLow == 0 || c.EphemeralHigh < c.EphemeralLow:
+		return fmt.Errorf("%w: ephemeral ports %d..%d", ErrConfig, c.EphemeralLow, c.EphemeralHigh)
+	case c.TimeWait < 0 || c.Keepalive < 0 || c.KeepaliveInterval <= 0:
+		return fmt.Errorf("%w: negative timer", ErrConfig)
+	}
+	if _, err := congestion.New(c.Congestion); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return nil
+}
+
+// listener is a passive open on one local port.
+type listener struct {
+	port    uint16
+	h       Handler
+	synRcvd int // connections in SYN-RECEIVED counted against the backlog
+}
+
+// Stack is one shard's TCP: it owns the flow table, the listeners, the
+// connection pool and their timers. Use it only from the shard's thread.
+type Stack struct {
+	cfg   Config
+	slab  *buf.Slab
+	out   Output
+	wheel *timer.Wheel
+
+	key0, key1 uint64
+	flows      flowTable
+	listeners  map[uint16]*listener
+	pool       []Conn
+	free       []int32 // free pool indices (LIFO)
+	zombies    []int32 // closed during the current event; freed when it ends
+	depth      int     // nesting of Deliver / timer / API entry points
+	nextPort   uint16
+	rcvWscale  uint8 // the window scale we offer
+
+	chAckSecond int64 // RFC 5961 §7 rate limit window start
+	chAckCount  int
+
+	seg   segment           // the segment being processed (Deliver is not reentrant)
+	sack  [4]wire.SACKBlock // scratch for outgoing SACK blocks
+	stats Stats
+}
+
+// New builds a shard's TCP stack on slab (whose frames are used for every
+// segment sent), sending through out and arming timers on wheel.
+func New(cfg Config, slab *buf.Slab, out Output, wheel *timer.Wheel) (*Stack, error) {
+	if slab == nil || out == nil || wheel == nil {
+		return nil, fmt.Errorf("%w: slab, output and wheel are required", ErrConfig)
+	}
+	if err := cfg.setDefaults(slab); err != nil {
+		return nil, err
+	}
+	if slab.Headroom() < 34 {
+		return nil, fmt.Errorf("%w: slab headroom %d < 34", ErrConfig, slab.Headroom())
+	}
+	s := &Stack{cfg: cfg, slab: slab, out: out, wheel: wheel, listeners: make(map[uint16]*listener)}
+	if cfg.ISNSecret == ([16]byte{}) {
+		if _, err := rand.Read(s.cfg.ISNSecret[:]); err != nil {
+			return nil, fmt.Errorf("tcp: ISN secret: %w", err)
+		}
+	}
+	s.key0 = binary.LittleEndian.Uint64(s.cfg.ISNSecret[:8])
+	s.key1 = binary.LittleEndian.Uint64(s.cfg.ISNSecret[8:])
+	s.flows.init(cfg.MaxConns, uint32(s.key0>>32)^uint32(s.key1))
+	for s.rcvWscale < 14 && cfg.RecvBuf>>s.rcvWscale > 65535 {
+		s.rcvWscale++
+	}
+	s.pool = make([]Conn, cfg.MaxConns)
+	s.free = make([]int32, 0, cfg.MaxConns)
+	s.zombies = make([]int32, 0, cfg.MaxConns)
+	for i := cfg.MaxConns - 1; i >= 0; i-- {
+		c := &s.pool[i]
+		c.s = s
+		c.idx = int32(i)
+		c.initTimers()
+		s.free = append(s.free, int32(i))
+	}
+	s.nextPort = cfg.EphemeralLow + uint16(s.key1%uint64(cfg.EphemeralHigh-cfg.EphemeralLow+1))
+	return s, nil
+}
+
+// Config returns the configuration with defaults filled in.
+func (s *Stack) Config() Config { return s.cfg }
+
+// Stats returns a copy of the counters.
+func (s *Stack) Stats() Stats {
+	st := s.stats
+	st.ConnsOpen = uint64(len(s.pool) - len(s.free) - len(s.zombies))
+	return st
+}
+
+// Conns reports how many connection objects are in use (any state).
+func (s *Stack) Conns() int { return len(s.pool) - len(s.free) - len(s.zombies) }
+
+func (s *Stack) drop(r DropReason) { s.stats.Drops[r]++ }
+
+// enter and leave bracket every entry point (Deliver, timers, API calls)
+// so that connections closed during an event are recycled only once the
+// outermost event is over: code up the stack may still look at them.
+func (s *Stack) enter() { s.depth++ }
+
+func (s *Stack) leave() {
+	s.depth--
+	if s.depth == 0 && len(s.zombies) > 0 {
+		for _, i := range s.zombies {
+			s.free = append(s.free, i)
+		}
+		s.zombies = s.zombies[:0]
+	}
+}
+
+// allocConn takes a connection object from the pool and enters it in the
+// flow table. It returns nil when the pool is exhausted.
+func (s *Stack) allocConn(raddr [4]byte, rport, lport uint16, h Handler, now int64) *Conn {
+	n := len(s.free)
+	if n == 0 {
+		return nil
+	}
+	i := s.free[n-1]
+	s.free = s.free[:n-1]
+	c := &s.pool[i]
+	c.reset(raddr, rport, lport, h, now)
+	s.flows.insert(c.key(), i)
+	return c
+}
+
+func (s *Stack) lookup(raddr [4]byte, rport, lport uint16) *Conn {
+	i := s.flows.lookup(flowKey{raddr: raddr, rport: rport, lport: lport})
+	if i < 0 {
+		return nil
+	}
+	return &s.pool[i]
+}
+
+// Listen accepts connections on port; h's callbacks serve each of them
+// (OnOpen may switch a connection to another Handler with SetHandler).
+func (s *Stack) Listen(port uint16, h Handler) error {
+	if h == nil || port == 0 {
+		return fmt.Errorf("%w: listen needs a port and a handler", ErrConfig)
+	}
+	if _, ok := s.listeners[port]; ok {
+		return ErrPortInUse
+	}
+	s.listeners[port] = &listener{port: port, h: h}
+	return nil
+}
+
+// Unlisten stops accepting on port. Established connections are not
+// affected; SYN-RECEIVED ones complete or time out.
+func (s *Stack) Unlisten(port uint16) error {
+	if _, ok := s.listeners[port]; !ok {
+		return ErrNotListening
+	}
+	delete(s.listeners, port)
+	return nil
+}
+
+// Dial opens a connection to dst:port (RFC 9293 §3.10.1, active OPEN) and
+// sends the SYN. h.OnOpen runs when it is established, h.OnClose if it
+// fails. Ports are taken from the ephemeral range in turn; a reactor that
+// needs the reply hashed to this shard uses DialFrom with a port it chose.
+func (s *Stack) Dial(dst [4]byte, port uint16, h Handler, now int64) (*Conn, error) {
+	span := int(s.cfg.EphemeralHigh-s.cfg.EphemeralLow) + 1
+	for i := 0; i < span; i++ {
+		lp := s.nextPort
+		if s.nextPort >= s.cfg.EphemeralHigh {
+			s.nextPort = s.cfg.EphemeralLow
+		} else {
+			s.nextPort++
+		}
+		if _, ok := s.listeners[lp]; ok {
+			continue
+		}
+		if s.lookup(dst, port, lp) == nil {
+			return s.DialFrom(lp, dst, port, h, now)
+		}
+	}
+	return nil, ErrNoPort
+}
+
+// DialFrom is Dial from a given local port.
+func (s *Stack) DialFrom(lport uint16, dst [4]byte, port uint16, h Handler, now int64) (*Conn, error) {
+	if h == nil || port == 0 || lport == 0 {
+		return nil, fmt.Errorf("%w: dial needs ports and a handler", ErrConfig)
+	}
+	if s.lookup(dst, port, lport) != nil {
+		return nil, ErrNoPort
+	}
+	s.enter()
+	defer s.leave()
+	c := s.allocConn(dst, port, lport, h, now)
+	if c == nil {
+		return nil, ErrNoConn
+	}
+	s.stats.ActiveOpens++
+	c.active = true
+	c.iss = s.isn(dst, lport, port, now)
+	c.sndUna, c.sndNxt, c.sndMax = c.iss, c.iss, c.iss
+	c.snd.head = c.iss.Add(1)
+	c.tsOffset = s.tsOffset(dst, lport, port)
+	c.setState(StateSynSent)
+	c.sendSyn(now)
+	return c, nil
+}
+
+// challengeAllowed applies the RFC 5961 §7 rate limit on challenge ACKs.
+func (s *Stack) challengeAllowed(now int64) bool {
+	if now-s.chAckSecond >= sec {
+		s.chAckSecond = now
+		s.chAckCount = 0
+	}
+	if s.chAckCount >= s.cfg.ChallengeAckLimit {
+		s.drop(DropChallengeLimit)
+		return false
+	}
+	s.chAckCount++
+	return true
+}
+
+// Shutdown aborts every connection (RST for synchronized ones, OnClose
+// with CloseAborted) and releases every packet the stack holds. For
+// stopping a shard; the Stack stays usable.
+func (s *Stack) Shutdown(now int64) {
+	s.enter()
+	for i := range s.pool {
+		if c := &s.pool[i]; c.state != StateClosed {
+			c.Abort(now)
+		}
+	}
+	s.leave()
+}
