@@ -12,6 +12,8 @@ import (
 	"github.com/shardnet/shardnet/nic"
 	"github.com/shardnet/shardnet/reactor/timer"
 	"github.com/shardnet/shardnet/shard"
+	"github.com/shardnet/shardnet/tcp"
+	"github.com/shardnet/shardnet/wire"
 )
 
 // Config configures one shard's loop.
@@ -19,6 +21,10 @@ type Config struct {
 	Queue nic.Queue
 	Slab  *buf.Slab
 	IP    ip.Config
+	// TCP, if not nil, runs a TCP stack on the shard. Its Addr is taken
+	// from IP, its MSS is clamped to the queue's MTU, and TX checksum
+	// offload is used when the queue offers it.
+	TCP *tcp.Config
 	// Shard gives the loop its inbox, waker and stop flag. Without one
 	// (tests that drive RunOnce by hand) Run cannot sleep or be stopped.
 	Shard *shard.Shard
@@ -63,6 +69,7 @@ type Loop struct {
 	slab  *buf.Slab
 	sh    *shard.Shard
 	ip    *ip.Stack
+	tcp   *tcp.Stack
 	wheel *timer.Wheel
 	clock func() int64
 
@@ -132,6 +139,18 @@ func New(cfg Config) (*Loop, error) {
 		return nil, err
 	}
 	l.ip = st
+	if cfg.TCP != nil {
+		tc := *cfg.TCP
+		tc.Addr = cfg.IP.Addr
+		if max := st.Config().MTU - wire.IPv4MinHeaderLen - wire.TCPMinHeaderLen; tc.MSS == 0 || int(tc.MSS) > max {
+			tc.MSS = uint16(max)
+		}
+		tc.TxCsumOffload = caps.TxCsumOffload
+		if l.tcp, err = tcp.New(tc, cfg.Slab, st, l.wheel); err != nil {
+			return nil, err
+		}
+		st.Register(wire.ProtoTCP, l.tcp)
+	}
 	if sh := cfg.Shard; sh != nil && sh.NumShards() > 1 {
 		st.OnLearn(func(ip [4]byte, mac [6]byte) {
 			m := shard.Message{Kind: msgNeighbor, A: uint64(be32(ip)), B: mac48(mac)}
@@ -153,6 +172,9 @@ func New(cfg Config) (*Loop, error) {
 
 // IP is the loop's network layer.
 func (l *Loop) IP() *ip.Stack { return l.ip }
+
+// TCP is the loop's TCP stack, or nil if Config.TCP was nil.
+func (l *Loop) TCP() *tcp.Stack { return l.tcp }
 
 // Wheel is the loop's timer wheel.
 func (l *Loop) Wheel() *timer.Wheel { return l.wheel }
@@ -343,6 +365,9 @@ func msUntil(deadline, now int64) int {
 // close stops the stack and releases held frames; the queue stays open
 // (its owner closes it).
 func (l *Loop) close() {
+	if l.tcp != nil {
+		l.tcp.Shutdown(l.now)
+	}
 	l.ip.Stop()
 	l.flush()
 	for i, p := range l.tx {
