@@ -103,3 +103,34 @@ func (ns *NS) MustRun(t testing.TB, name string, args ...string) string {
 func (ns *NS) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns.Name, name}, args...)...)
 }
+
+// Do runs f on a thread switched into the namespace. Sockets f creates
+// (net.Listen, net.Dial) live in the namespace for good; the goroutines
+// serving them may run anywhere.
+func (ns *NS) Do(f func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer orig.Close()
+		if err := netns.Set(ns.Handle); err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		ferr := f()
+		if err := netns.Set(orig); err != nil {
+			// Leave the thread locked: the runtime retires it with us.
+			errc <- fmt.Errorf("restoring namespace: %w", err)
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- ferr
+	}()
+	return <-errc
+}
