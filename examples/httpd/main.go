@@ -22,23 +22,19 @@ func main() {
 	logLevel := zap.LevelFlag("log-level", zap.InfoLevel, "log level: debug, info, warn, error")
 	flag.Parse()
 
-	zcfg := zap.NewProductionConfig()
-	zcfg.Level = zap.NewAtomicLevelAt(*logLevel)
-	zcfg.Encoding = "console"
-	zcfg.EncoderConfig.TimeKey = ""
-	log, err := zcfg.Build()
+	log, err := app.NewLogger(*logLevel)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "httpd:", err)
 		os.Exit(1)
 	}
 	defer log.Sync()
 
-	st, err := app.Start(&f, log, nil)
+	st, err := app.Start(&f, log, nil, nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "httpd:", err)
 		os.Exit(1)
 	}
-	st.Banner(os.Stdout, "stack up")
+	st.Banner(os.Stdout, "stack up", "ping "+st.Addr().String())
 	runErr := st.WaitSignal()
 	if err := st.Stop(os.Stdout); err != nil && runErr == nil {
 		runErr = err

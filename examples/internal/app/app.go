@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/shardnet/shardnet/buf"
 	"github.com/shardnet/shardnet/ip"
@@ -25,6 +26,7 @@ import (
 	"github.com/shardnet/shardnet/nic/tap"
 	"github.com/shardnet/shardnet/reactor"
 	"github.com/shardnet/shardnet/shard"
+	"github.com/shardnet/shardnet/tcp"
 )
 
 // Flags are the driver and address flags every example takes.
@@ -66,14 +68,15 @@ type shardReport struct {
 	queue nic.Stats
 	loop  reactor.Stats
 	ip    ip.Stats
+	tcp   tcp.Stats
 	slab  buf.Stats
 	leak  int
 }
 
 // Start validates the flags, creates the device and starts the shards.
-// setup, if not nil, runs on each shard's thread once its loop exists (the
-// place to register protocols and applications).
-func Start(f *Flags, log *zap.Logger, setup func(s *shard.Shard, l *reactor.Loop) error) (*Stack, error) {
+// With tcpCfg, each shard runs TCP. setup, if not nil, runs on each
+// shard's thread once its loop exists (the place to listen).
+func Start(f *Flags, log *zap.Logger, tcpCfg *tcp.Config, setup func(s *shard.Shard, l *reactor.Loop) error) (*Stack, error) {
 	if f.Driver != "tap" {
 		return nil, fmt.Errorf("-driver %q: this build supports only \"tap\"", f.Driver)
 	}
@@ -110,7 +113,7 @@ func Start(f *Flags, log *zap.Logger, setup func(s *shard.Shard, l *reactor.Loop
 	st := &Stack{Log: log, dev: dev, addr: addr, host: host, report: make([]shardReport, f.Shards)}
 	ipcfg := ip.Config{MAC: mac, Addr: addr.Addr().As4(), PrefixLen: addr.Bits()}
 	st.group, err = shard.Start(shard.Config{Shards: f.Shards, CPUs: cpus}, func(s *shard.Shard) error {
-		return st.runShard(s, f.Frames, ipcfg, setup)
+		return st.runShard(s, f.Frames, ipcfg, tcpCfg, setup)
 	})
 	if err != nil {
 		dev.Close()
@@ -121,7 +124,7 @@ func Start(f *Flags, log *zap.Logger, setup func(s *shard.Shard, l *reactor.Loop
 	return st, nil
 }
 
-func (st *Stack) runShard(s *shard.Shard, frames int, ipcfg ip.Config, setup func(*shard.Shard, *reactor.Loop) error) error {
+func (st *Stack) runShard(s *shard.Shard, frames int, ipcfg ip.Config, tcpCfg *tcp.Config, setup func(*shard.Shard, *reactor.Loop) error) error {
 	// The slab is mapped (and its pages touched) on the shard's own pinned
 	// thread, so its memory is local to that CPU.
 	slab, err := buf.NewSlab(frames, buf.DefaultFrameSize, buf.DefaultHeadroom)
@@ -133,7 +136,7 @@ func (st *Stack) runShard(s *shard.Shard, frames int, ipcfg ip.Config, setup fun
 		slab.Close()
 		return err
 	}
-	l, err := reactor.New(reactor.Config{Queue: q, Slab: slab, IP: ipcfg, Shard: s})
+	l, err := reactor.New(reactor.Config{Queue: q, Slab: slab, IP: ipcfg, TCP: tcpCfg, Shard: s})
 	if err == nil && setup != nil {
 		err = setup(s, l)
 	}
@@ -144,6 +147,9 @@ func (st *Stack) runShard(s *shard.Shard, frames int, ipcfg ip.Config, setup fun
 	r.cpu = s.CPU
 	if l != nil {
 		r.loop, r.ip = l.Stats(), l.IP().Stats()
+		if l.TCP() != nil {
+			r.tcp = l.TCP().Stats()
+		}
 	}
 	r.queue = q.Stats()
 	q.Close()
@@ -154,11 +160,14 @@ func (st *Stack) runShard(s *shard.Shard, frames int, ipcfg ip.Config, setup fun
 	return err
 }
 
-// Banner says how to reach the stack.
-func (st *Stack) Banner(w io.Writer, what string) {
+// Banner says how to reach the stack; try is the command to suggest.
+func (st *Stack) Banner(w io.Writer, what, try string) {
 	fmt.Fprintf(w, "shardnet: %s on %s over TAP device %s (host side %s)\n", what, st.addr.Addr(), st.dev.Name(), st.host)
-	fmt.Fprintf(w, "shardnet: try: ping %s    (Ctrl-C to stop)\n", st.addr.Addr())
+	fmt.Fprintf(w, "shardnet: try: %s    (Ctrl-C to stop)\n", try)
 }
+
+// Addr is the stack's address.
+func (st *Stack) Addr() netip.Addr { return st.addr.Addr() }
 
 // WaitSignal blocks until SIGINT or SIGTERM, or until a shard fails.
 func (st *Stack) WaitSignal() error {
@@ -192,6 +201,9 @@ func (st *Stack) Stop(w io.Writer) error {
 			i, r.cpu, r.queue.RxPackets, r.queue.RxBytes, r.queue.TxPackets, r.queue.TxBytes,
 			r.ip.ARPRequestIn, r.ip.ARPRequestOut, r.ip.ARPReplyIn, r.ip.ARPReplyOut, r.ip.EchoIn,
 			r.ip.IPv4In, r.ip.IPv4Out, r.ip.TotalDrops()+r.loop.TxDropped, dropDetail(&r.ip), r.slab.AllocFail, r.leak)
+		if r.tcp != (tcp.Stats{}) {
+			fmt.Fprintf(w, "shard %d tcp: %s\n", i, tcpSummary(&r.tcp))
+		}
 		if r.leak != 0 && err == nil {
 			err = fmt.Errorf("shard %d: %d packet buffers leaked", i, r.leak)
 		}
@@ -230,4 +242,36 @@ func randomMAC() ([6]byte, error) {
 // NeedRoot explains a permission failure.
 func NeedRoot(err error) bool {
 	return errors.Is(err, tap.ErrPermission)
+}
+
+func tcpSummary(s *tcp.Stats) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "segs in/out %d/%d, opens passive/active %d/%d, established %d, retransmits %d (fast %d, rto %d), resets in/out %d/%d, syncookies %d, dropped %d",
+		s.SegsIn, s.SegsOut, s.PassiveOpens, s.ActiveOpens, s.Established, s.Retransmits, s.FastRetransmits, s.RTOs,
+		s.ResetsRecv, s.ResetsSent, s.SynCookiesSent, s.Dropped())
+	first := true
+	for r := 0; r < tcp.NumDropReasons; r++ {
+		if n := s.Drops[r]; n > 0 {
+			if first {
+				b.WriteString(" (")
+				first = false
+			} else {
+				b.WriteString(" ")
+			}
+			fmt.Fprintf(&b, "%s=%d", tcp.DropReason(r), n)
+		}
+	}
+	if !first {
+		b.WriteString(")")
+	}
+	return b.String()
+}
+
+// NewLogger builds the examples' console logger at level.
+func NewLogger(level zapcore.Level) (*zap.Logger, error) {
+	zcfg := zap.NewProductionConfig()
+	zcfg.Level = zap.NewAtomicLevelAt(level)
+	zcfg.Encoding = "console"
+	zcfg.EncoderConfig.TimeKey = ""
+	return zcfg.Build()
 }

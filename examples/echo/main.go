@@ -1,0 +1,81 @@
+// Command echo is a TCP echo server (RFC 862) on shardnet's user-space
+// stack: every byte a client sends comes back. It takes the same driver
+// flags as httpd.
+//
+//	sudo echo -iface shn0 -addr 198.18.0.2/24 -port 7
+//	nc 198.18.0.2 7
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	"go.uber.org/zap"
+
+	"github.com/shardnet/shardnet/examples/internal/app"
+	"github.com/shardnet/shardnet/reactor"
+	"github.com/shardnet/shardnet/shard"
+	"github.com/shardnet/shardnet/tcp"
+)
+
+// echo answers each connection's bytes with the same bytes. It consumes
+// only what the send buffer took, so a client that does not read stalls
+// its own upload (TCP flow control) instead of growing a buffer here.
+type echo struct{}
+
+func (echo) OnOpen(c *tcp.Conn, now int64) {}
+
+func (echo) OnData(c *tcp.Conn, data []byte, now int64) int { return c.Write(data, now) }
+
+// OnWritable offers the bytes not yet echoed again.
+func (echo) OnWritable(c *tcp.Conn, now int64) {
+	c.Resume(now)
+	closeIfDone(c, now)
+}
+
+// OnPeerClosed closes our side once everything received is echoed.
+func (echo) OnPeerClosed(c *tcp.Conn, now int64) { closeIfDone(c, now) }
+
+func closeIfDone(c *tcp.Conn, now int64) {
+	if c.State() == tcp.StateCloseWait && c.Unread() == 0 {
+		c.Close(now)
+	}
+}
+
+func (echo) OnClose(c *tcp.Conn, reason tcp.CloseReason, now int64) {}
+
+func main() {
+	var f app.Flags
+	f.Register(flag.CommandLine)
+	port := flag.Int("port", 7, "TCP port to echo on")
+	logLevel := zap.LevelFlag("log-level", zap.InfoLevel, "log level: debug, info, warn, error")
+	flag.Parse()
+	if *port < 1 || *port > 65535 {
+		fmt.Fprintf(os.Stderr, "echo: -port %d: want 1..65535\n", *port)
+		os.Exit(2)
+	}
+	log, err := app.NewLogger(*logLevel)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "echo:", err)
+		os.Exit(1)
+	}
+	defer log.Sync()
+
+	st, err := app.Start(&f, log, &tcp.Config{}, func(s *shard.Shard, l *reactor.Loop) error {
+		return l.TCP().Listen(uint16(*port), echo{})
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "echo:", err)
+		os.Exit(1)
+	}
+	st.Banner(os.Stdout, fmt.Sprintf("echo on port %d", *port), fmt.Sprintf("nc %s %d", st.Addr(), *port))
+	runErr := st.WaitSignal()
+	if err := st.Stop(os.Stdout); err != nil && runErr == nil {
+		runErr = err
+	}
+	if runErr != nil {
+		fmt.Fprintln(os.Stderr, "echo:", runErr)
+		os.Exit(1)
+	}
+}
