@@ -12,6 +12,7 @@ import (
 	"github.com/shardnet/shardnet/nic"
 	"github.com/shardnet/shardnet/reactor/timer"
 	"github.com/shardnet/shardnet/shard"
+	"github.com/shardnet/shardnet/stream"
 	"github.com/shardnet/shardnet/tcp"
 	"github.com/shardnet/shardnet/wire"
 )
@@ -175,6 +176,17 @@ func (l *Loop) IP() *ip.Stack { return l.ip }
 
 // TCP is the loop's TCP stack, or nil if Config.TCP was nil.
 func (l *Loop) TCP() *tcp.Stack { return l.tcp }
+
+// Listen serves port with a stream handler on this shard's TCP (the loop
+// is a stream.Host). It fails if the loop runs no TCP.
+func (l *Loop) Listen(port uint16, h stream.Handler) error {
+	if l.tcp == nil {
+		return fmt.Errorf("%w: Listen needs Config.TCP", ErrConfig)
+	}
+	return l.tcp.Listen(port, stream.FromTCP(h))
+}
+
+var _ stream.Host = (*Loop)(nil)
 
 // Wheel is the loop's timer wheel.
 func (l *Loop) Wheel() *timer.Wheel { return l.wheel }
