@@ -29,6 +29,10 @@ type Config struct {
 	// Shard gives the loop its inbox, waker and stop flag. Without one
 	// (tests that drive RunOnce by hand) Run cannot sleep or be stopped.
 	Shard *shard.Shard
+	// Forwarder, with several shards, steers segments of this shard's
+	// active opens that the NIC delivered to another shard's queue (see
+	// Forwarder). It sets the TCP ephemeral port range. Needs Shard.
+	Forwarder *Forwarder
 	// Burst is the most frames received per iteration (32).
 	Burst int
 	// TxBatch is the most frames gathered before a TxBurst (64).
@@ -53,6 +57,9 @@ type Stats struct {
 	Timers     uint64 // timer callbacks fired
 	Messages   uint64 // inbox funcs and mailbox messages handled
 	MailFull   uint64 // a message to another shard was dropped: its mailbox was full
+	Forwarded  uint64 // frames passed to the shard owning their flow
+	ForwardIn  uint64 // frames received from other shards
+	FwdDrops   uint64 // frames that could not be forwarded (ring full) or taken in (slab empty)
 }
 
 // Message kinds between shards' loops.
@@ -62,6 +69,8 @@ const (
 	// sender's queue; every shard learns the mapping, because the kernel
 	// (or NIC) may steer the ARP reply a shard waits for to another queue.
 	msgNeighbor uint16 = 1 + iota
+	// msgDoorbell: a frame waits in the forwarder ring from the sender.
+	msgDoorbell
 )
 
 // Loop is one shard's reactor.
@@ -80,6 +89,8 @@ type Loop struct {
 	pollfds  [2]unix.PollFd
 	dueer    interface{ NextDue() (int64, bool) }
 	flusher  interface{ Flush() error } // a capture wrapper: flushed before sleeping
+	fwd      *Forwarder
+	addr     [4]byte
 	now      int64
 	started  bool
 	stats    Stats
@@ -140,6 +151,7 @@ func New(cfg Config) (*Loop, error) {
 		return nil, err
 	}
 	l.ip = st
+	l.addr = st.Config().Addr
 	if cfg.TCP != nil {
 		tc := *cfg.TCP
 		tc.Addr = cfg.IP.Addr
@@ -147,6 +159,13 @@ func New(cfg Config) (*Loop, error) {
 			tc.MSS = uint16(max)
 		}
 		tc.TxCsumOffload = caps.TxCsumOffload
+		if cfg.Forwarder != nil {
+			if cfg.Shard == nil || cfg.Forwarder.n != cfg.Shard.NumShards() {
+				return nil, fmt.Errorf("%w: a Forwarder needs a Shard of a group of the same size", ErrConfig)
+			}
+			tc.EphemeralLow, tc.EphemeralHigh = cfg.Forwarder.Ports(cfg.Shard.ID)
+			l.fwd = cfg.Forwarder
+		}
 		if l.tcp, err = tcp.New(tc, cfg.Slab, st, l.wheel); err != nil {
 			return nil, err
 		}
@@ -248,9 +267,18 @@ func (l *Loop) RunOnce(now int64) bool {
 	for i := 0; i < n; i++ {
 		p := l.rx[i]
 		l.rx[i] = nil
+		if l.fwd != nil {
+			if o := l.fwd.steer(p.Data(), l.addr); o >= 0 && o != l.sh.ID {
+				l.forward(p, o)
+				continue
+			}
+		}
 		l.ip.Input(p, now)
 	}
 	l.stats.RxFrames += uint64(n)
+	if l.fwd != nil {
+		n += l.takeForwarded(now)
+	}
 	fired := l.wheel.Advance(now)
 	l.stats.Timers += uint64(fired)
 	msgs := 0
@@ -314,7 +342,51 @@ func (l *Loop) drainMail(now int64) int {
 			switch m.Kind {
 			case msgNeighbor:
 				l.ip.LearnNeighbor(fromBE32(uint32(m.A)), fromMAC48(m.B), now)
+			case msgDoorbell: // the rings are drained every iteration
 			}
+		}
+	}
+	return n
+}
+
+// forward copies p to shard o's ring and releases it here.
+func (l *Loop) forward(p *buf.Packet, o int) {
+	if l.fwd.rings[l.sh.ID][o].push(p.Data()) {
+		l.stats.Forwarded++
+		if !l.sh.Send(o, shard.Message{Kind: msgDoorbell}) {
+			l.stats.MailFull++ // the owner is busy with mail: it will see the ring
+		}
+	} else {
+		l.stats.FwdDrops++
+	}
+	p.Release()
+}
+
+// takeForwarded processes up to 64 frames from each other shard's ring.
+func (l *Loop) takeForwarded(now int64) int {
+	n := 0
+	for from := 0; from < l.fwd.n; from++ {
+		r := l.fwd.rings[from][l.sh.ID]
+		if r == nil {
+			continue
+		}
+		for k := 0; k < 64; k++ {
+			b, ok := r.peek()
+			if !ok {
+				break
+			}
+			if p := l.slab.Alloc(); p == nil {
+				l.stats.FwdDrops++
+			} else if d := p.Append(len(b)); d == nil {
+				l.stats.FwdDrops++
+				p.Release()
+			} else {
+				copy(d, b)
+				l.stats.ForwardIn++
+				l.ip.Input(p, now)
+			}
+			r.advance()
+			n++
 		}
 	}
 	return n

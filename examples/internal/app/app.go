@@ -112,8 +112,15 @@ func Start(f *Flags, log *zap.Logger, tcpCfg *tcp.Config, setup func(s *shard.Sh
 		zap.Stringer("host_addr", host), zap.Bool("vnet_hdr", f.VnetHdr))
 	st := &Stack{Log: log, dev: dev, addr: addr, host: host, report: make([]shardReport, f.Shards)}
 	ipcfg := ip.Config{MAC: mac, Addr: addr.Addr().As4(), PrefixLen: addr.Bits()}
+	var fwd *reactor.Forwarder
+	if tcpCfg != nil && f.Shards > 1 {
+		if fwd, err = reactor.NewForwarder(f.Shards, 32768, 60999, 256, buf.DefaultFrameSize); err != nil {
+			dev.Close()
+			return nil, err
+		}
+	}
 	st.group, err = shard.Start(shard.Config{Shards: f.Shards, CPUs: cpus}, func(s *shard.Shard) error {
-		return st.runShard(s, f.Frames, ipcfg, tcpCfg, setup)
+		return st.runShard(s, f.Frames, ipcfg, tcpCfg, fwd, setup)
 	})
 	if err != nil {
 		dev.Close()
@@ -124,7 +131,7 @@ func Start(f *Flags, log *zap.Logger, tcpCfg *tcp.Config, setup func(s *shard.Sh
 	return st, nil
 }
 
-func (st *Stack) runShard(s *shard.Shard, frames int, ipcfg ip.Config, tcpCfg *tcp.Config, setup func(*shard.Shard, *reactor.Loop) error) error {
+func (st *Stack) runShard(s *shard.Shard, frames int, ipcfg ip.Config, tcpCfg *tcp.Config, fwd *reactor.Forwarder, setup func(*shard.Shard, *reactor.Loop) error) error {
 	// The slab is mapped (and its pages touched) on the shard's own pinned
 	// thread, so its memory is local to that CPU.
 	slab, err := buf.NewSlab(frames, buf.DefaultFrameSize, buf.DefaultHeadroom)
@@ -136,7 +143,7 @@ func (st *Stack) runShard(s *shard.Shard, frames int, ipcfg ip.Config, tcpCfg *t
 		slab.Close()
 		return err
 	}
-	l, err := reactor.New(reactor.Config{Queue: q, Slab: slab, IP: ipcfg, TCP: tcpCfg, Shard: s})
+	l, err := reactor.New(reactor.Config{Queue: q, Slab: slab, IP: ipcfg, TCP: tcpCfg, Shard: s, Forwarder: fwd})
 	if err == nil && setup != nil {
 		err = setup(s, l)
 	}
@@ -202,7 +209,8 @@ func (st *Stack) Stop(w io.Writer) error {
 			r.ip.ARPRequestIn, r.ip.ARPRequestOut, r.ip.ARPReplyIn, r.ip.ARPReplyOut, r.ip.EchoIn,
 			r.ip.IPv4In, r.ip.IPv4Out, r.ip.TotalDrops()+r.loop.TxDropped, dropDetail(&r.ip), r.slab.AllocFail, r.leak)
 		if r.tcp != (tcp.Stats{}) {
-			fmt.Fprintf(w, "shard %d tcp: %s\n", i, tcpSummary(&r.tcp))
+			fmt.Fprintf(w, "shard %d tcp: %s; forwarded out/in %d/%d, forward drops %d\n", i, tcpSummary(&r.tcp),
+				r.loop.Forwarded, r.loop.ForwardIn, r.loop.FwdDrops)
 		}
 		if r.leak != 0 && err == nil {
 			err = fmt.Errorf("shard %d: %d packet buffers leaked", i, r.leak)
