@@ -9,7 +9,7 @@ FUZZTIME  ?= 20s
 BENCHTIME ?= 1s
 PKGS      := ./...
 
-.PHONY: all build run test test-short bench fuzz lint deps clean
+.PHONY: all build run echo test test-short bench fuzz lint deps clean
 
 all: build
 
@@ -23,6 +23,11 @@ deps:
 run: deps build
 	@if [ "$$(id -u)" != 0 ]; then echo "make run: creating the TAP device $(IFACE) needs root (or CAP_NET_ADMIN): run 'sudo make run'" >&2; exit 1; fi
 	$(BIN)/httpd -driver tap -iface $(IFACE) -addr $(ADDR) -host-addr $(HOST_ADDR) -shards $(SHARDS)
+
+# Serves TCP echo on port 7 of the same address.
+echo: deps build
+	@if [ "$$(id -u)" != 0 ]; then echo "make echo: creating the TAP device $(IFACE) needs root (or CAP_NET_ADMIN): run 'sudo make echo'" >&2; exit 1; fi
+	$(BIN)/echo -driver tap -iface $(IFACE) -addr $(ADDR) -host-addr $(HOST_ADDR) -shards $(SHARDS)
 
 # Unit tests, the namespace integration tests (as root; they skip otherwise,
 # saying why) and lint. -race covers the lock-free shard code.
