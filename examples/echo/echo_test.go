@@ -1,19 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"crypto/rand"
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
 	"net"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -25,42 +20,14 @@ import (
 // back; then stops it with SIGINT and reads its report.
 func TestEchoBinary(t *testing.T) {
 	nstest.RequireRoot(t)
-	bin := filepath.Join(t.TempDir(), "echo")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := nstest.Build(t, ".")
 	for _, shards := range []int{1, 2} {
 		t.Run(fmt.Sprintf("shards=%d", shards), func(t *testing.T) {
 			ns := nstest.New(t, "shn-echo")
 			subnet := 1 + mrand.IntN(250)
 			addr := fmt.Sprintf("198.18.%d.2", subnet)
-			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-			defer cancel()
-			cmd := ns.Command(ctx, bin, "-iface", fmt.Sprintf("shn%x", mrand.Uint32()), "-port", "7",
+			p := ns.Start(t, 90*time.Second, "try: nc "+addr+" 7", bin, "-iface", fmt.Sprintf("shn%x", mrand.Uint32()), "-port", "7",
 				"-addr", addr+"/24", "-host-addr", fmt.Sprintf("198.18.%d.1/24", subnet), "-shards", fmt.Sprint(shards))
-			stdout, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var stderr lockedBuffer
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				if cmd.ProcessState == nil {
-					cmd.Process.Kill()
-					cmd.Wait()
-				}
-			})
-			lines := bufio.NewScanner(stdout)
-			for ok := false; !ok; {
-				if !lines.Scan() {
-					cmd.Wait()
-					t.Fatalf("echo never printed its banner; stderr:\n%s", stderr.String())
-				}
-				ok = strings.Contains(lines.Text(), "try: nc "+addr+" 7")
-			}
 			const conns = 16
 			var wg sync.WaitGroup
 			errs := make(chan error, conns)
@@ -72,7 +39,7 @@ func TestEchoBinary(t *testing.T) {
 					c, err = net.DialTimeout("tcp4", addr+":7", 10*time.Second)
 					return err
 				}); err != nil {
-					t.Fatalf("dial %d: %v\nstderr:\n%s", i, err, stderr.String())
+					t.Fatalf("dial %d: %v\nstderr:\n%s", i, err, p.Stderr())
 				}
 				wg.Add(1)
 				go func() {
@@ -87,14 +54,7 @@ func TestEchoBinary(t *testing.T) {
 					t.Error(err)
 				}
 			}
-			if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-				t.Fatal(err)
-			}
-			rest, _ := io.ReadAll(stdout)
-			if err := cmd.Wait(); err != nil {
-				t.Fatalf("echo exited with %v; stderr:\n%s", err, stderr.String())
-			}
-			report := string(rest)
+			report := p.Interrupt()
 			if strings.Count(report, "in-use 0") != shards || strings.Count(report, "tcp: segs in/out") != shards {
 				t.Fatalf("want a clean report (no leaked buffers) for %d shards:\n%s", shards, report)
 			}
@@ -128,21 +88,4 @@ func roundTrip(c *net.TCPConn, size int) error {
 		return fmt.Errorf("echoed %d bytes differ from the %d sent", len(got), size)
 	}
 	return nil
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -8,28 +8,14 @@ import (
 	"testing"
 
 	"github.com/shardnet/shardnet/buf"
+	"github.com/shardnet/shardnet/buf/buftest"
 	"github.com/shardnet/shardnet/nic"
 	"github.com/shardnet/shardnet/nic/memwire"
 )
 
 // ---- harness ----
 
-func newSlab(t testing.TB, frames int) *buf.Slab {
-	t.Helper()
-	s, err := buf.NewSlab(frames, buf.DefaultFrameSize, buf.DefaultHeadroom)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if n := s.InUse(); n != 0 {
-			t.Errorf("slab leak: %d frames in use at end of test", n)
-		}
-		if err := s.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return s
-}
+func newSlab(t testing.TB, frames int) *buf.Slab { return buftest.NewSlab(t, frames) }
 
 // link is a memwire cable whose two ends may be wrapped in faults. Close
 // runs (via t.Cleanup) before the slabs' leak checks.

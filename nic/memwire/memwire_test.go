@@ -13,25 +13,11 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/shardnet/shardnet/buf"
+	"github.com/shardnet/shardnet/buf/buftest"
 	"github.com/shardnet/shardnet/nic"
 )
 
-func newSlab(t testing.TB, frames int) *buf.Slab {
-	t.Helper()
-	s, err := buf.NewSlab(frames, buf.DefaultFrameSize, buf.DefaultHeadroom)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if n := s.InUse(); n != 0 {
-			t.Errorf("slab leak: %d frames in use at end of test", n)
-		}
-		if err := s.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return s
-}
+func newSlab(t testing.TB, frames int) *buf.Slab { return buftest.NewSlab(t, frames) }
 
 // newPair registers its Close before the slabs' leak checks run (cleanups
 // run last-registered first, so create the slabs before calling this).

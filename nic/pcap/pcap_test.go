@@ -17,26 +17,12 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/shardnet/shardnet/buf"
+	"github.com/shardnet/shardnet/buf/buftest"
 	"github.com/shardnet/shardnet/nic"
 	"github.com/shardnet/shardnet/nic/memwire"
 )
 
-func newSlab(t testing.TB, frames int) *buf.Slab {
-	t.Helper()
-	s, err := buf.NewSlab(frames, buf.DefaultFrameSize, buf.DefaultHeadroom)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if n := s.InUse(); n != 0 {
-			t.Errorf("slab leak: %d frames in use at end of test", n)
-		}
-		if err := s.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return s
-}
+func newSlab(t testing.TB, frames int) *buf.Slab { return buftest.NewSlab(t, frames) }
 
 // fixture: a memwire cable whose end a is captured.
 type fixture struct {
