@@ -128,6 +128,7 @@ type Conn struct {
 
 	// ACK policy.
 	ackNow       bool // send an ACK at the end of this event
+	dsack        bool // a D-SACK block is pending in rb (RFC 2883)
 	unackedBytes int  // in-order bytes received since our last ACK
 	busy         bool // inside input: writes are flushed when it ends
 	forceSend    bool // persist timer: override Nagle / sender SWS once
@@ -161,8 +162,22 @@ type Conn struct {
 	highRxt    wire.Seq
 	rescueRxt  wire.Seq // RFC 6675 RescueRxt, valid when rescueSet
 	rescueSet  bool
+	// Lost retransmission detection: rxtMax is SND.MAX when the latest
+	// retransmission of this pass (rules 1 and 3) went out; rxtPending
+	// says one did.
+	rxtMax     wire.Seq
+	rxtPending bool
+
+	// Tail loss probe (RFC 8985 §7): tlpArmed says the retransmission
+	// timer is running as the probe timeout (PTO); tlpOut that a probe is
+	// outstanding, until SND.UNA passes tlpHigh.
+	tlpArmed, tlpOut, tlpRetrans bool
+	tlpHigh                      wire.Seq
 
 	rtxTimer, delackTimer, persistTimer, kaTimer timer.Timer
+
+	twListed       bool  // on the stack's TIME-WAIT list
+	twPrev, twNext int32 // neighbours on it (-1: none)
 }
 
 func (c *Conn) key() flowKey { return flowKey{raddr: c.raddr, rport: c.rport, lport: c.lport} }
@@ -251,12 +266,64 @@ func (c *Conn) destroy(reason CloseReason, now int64) {
 	w.Cancel(&c.kaTimer)
 	c.ooo.releaseAll()
 	s.flows.remove(c.key())
+	c.twUnlink()
 	if reason == CloseTimeout {
 		s.stats.Timeouts++
 	}
 	c.notifyClose(reason, now)
 	c.ctx = nil
 	s.zombies = append(s.zombies, c.idx)
+}
+
+// twAppend puts the connection, just entered TIME-WAIT, at the tail of
+// the stack's TIME-WAIT list.
+func (c *Conn) twAppend() {
+	s := c.s
+	c.twListed, c.twPrev, c.twNext = true, s.twTail, -1
+	if s.twTail >= 0 {
+		s.pool[s.twTail].twNext = c.idx
+	} else {
+		s.twHead = c.idx
+	}
+	s.twTail = c.idx
+}
+
+// twUnlink takes the connection off the TIME-WAIT list, if it is on it.
+func (c *Conn) twUnlink() {
+	if !c.twListed {
+		return
+	}
+	s := c.s
+	if c.twPrev >= 0 {
+		s.pool[c.twPrev].twNext = c.twNext
+	} else {
+		s.twHead = c.twNext
+	}
+	if c.twNext >= 0 {
+		s.pool[c.twNext].twPrev = c.twPrev
+	} else {
+		s.twTail = c.twPrev
+	}
+	c.twListed, c.twPrev, c.twNext = false, -1, -1
+}
+
+// recycleTimeWait ends a TIME-WAIT connection early so that its pool slot
+// can serve a new connection at once (the pool is full). Its application
+// was told at TIME-WAIT entry and holds no reference, and nothing up the
+// stack uses it (a TIME-WAIT connection runs no callbacks), so it skips
+// the zombie queue. A late retransmitted FIN from its peer now gets a
+// RST, as from Linux when its TIME-WAIT buckets overflow.
+func (c *Conn) recycleTimeWait() {
+	s := c.s
+	c.twUnlink()
+	s.wheel.Cancel(&c.rtxTimer)
+	s.wheel.Cancel(&c.delackTimer)
+	s.wheel.Cancel(&c.persistTimer)
+	s.wheel.Cancel(&c.kaTimer)
+	c.ooo.releaseAll()
+	s.flows.remove(c.key())
+	c.setState(StateClosed)
+	s.stats.TimeWaitRecycled++
 }
 
 // notifyClose tells the application, once, that the connection is over.

@@ -4,9 +4,11 @@
 // reassembly, and an application API of callbacks.
 //
 // Read, at least, RFC 9293 (TCP), RFC 7323 (window scale, timestamps,
-// PAWS), RFC 2018 and RFC 6675 (SACK and SACK-based recovery), RFC 5681 and
-// RFC 6582 (congestion control, NewReno), RFC 6298 (RTO), RFC 5961 (blind
-// attacks), RFC 6528 (ISNs) and RFC 4987 (SYN cookies) before changing
+// PAWS), RFC 2018, RFC 2883 and RFC 6675 (SACK, D-SACK and SACK-based
+// recovery, here with lost-retransmission detection), RFC 8985 §7 (tail
+// loss probes), RFC 5681 and RFC 6582 (congestion control, NewReno), RFC
+// 6298 (RTO), RFC 5961 (blind attacks), RFC 6528 (ISNs) and RFC 4987 (SYN
+// cookies) before changing
 // input.go; it follows RFC 9293 §3.10.7 step by step and cites sections.
 //
 // Layer: tcp uses wire, buf, reactor/timer, tcp/congestion and tcp/sack. It
@@ -45,6 +47,10 @@
 // own state.
 //
 // Memory: Conns come from a pool of Config.MaxConns preallocated objects.
+// When the pool is full, a new connection (SYN or Dial) takes the slot of
+// the oldest TIME-WAIT connection (Stats.TimeWaitRecycled). RSTs for
+// segments that match no connection are rate limited per stack
+// (Config.RSTRateLimit; DropRstRateLimit).
 // A Conn's send and receive buffers are allocated the first time its pool
 // slot is used and kept with the slot for the next connection, so steady
 // state allocates nothing per segment or per connection. The flow table

@@ -118,7 +118,18 @@ func (s *Stack) parse(p *buf.Packet, src, dst [4]byte) bool {
 // is off, <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>, else
 // <SEQ=SEG.ACK><CTL=RST>.
 func (s *Stack) closedInput(g *segment, now int64) {
-	s.drop(DropNoListener)
+	s.refuse(g, DropNoListener, now)
+}
+
+// refuse drops a segment that matches no connection, counted under
+// reason, and answers it with a RST (resetFor) if the RST rate limit
+// allows; a suppressed RST makes the drop count as DropRstRateLimit.
+func (s *Stack) refuse(g *segment, reason DropReason, now int64) {
+	if !g.has(wire.TCPFlagRST) && !s.rstAllowed(now) {
+		s.drop(DropRstRateLimit)
+		return
+	}
+	s.drop(reason)
 	s.resetFor(g, now)
 }
 
@@ -150,11 +161,10 @@ func (s *Stack) listenInput(l *listener, g *segment, now int64) {
 		}
 		if !g.has(wire.TCPFlagSYN) && !s.cfg.NoSynCookies {
 			s.stats.SynCookiesBad++
-			s.drop(DropCookieFailed)
+			s.refuse(g, DropCookieFailed, now)
 		} else {
-			s.drop(DropListenNoSyn)
+			s.refuse(g, DropListenNoSyn, now)
 		}
-		s.resetFor(g, now)
 		return
 	}
 	// Third, check for a SYN.
@@ -317,6 +327,7 @@ func (c *Conn) trim(g *segment) {
 			k = len(g.payload)
 			g.flags &^= wire.TCPFlagFIN
 		}
+		c.dupData(g.seq, g.seq.Add(uint32(k)))
 		g.payload = g.payload[k:]
 		g.off += k
 		g.seq = g.seq.Add(uint32(k))
@@ -362,6 +373,9 @@ func (c *Conn) segmentArrives(g *segment, now int64) {
 	if c.tsOK && g.opts.HasTimestamps && !g.has(wire.TCPFlagRST) && int32(g.opts.TSVal-c.tsRecent) < 0 {
 		s.drop(DropPAWS)
 		c.ackNow = true
+		if n := uint32(len(g.payload)); n > 0 && !g.seq.Add(n).GreaterThan(c.rcvNxt) {
+			c.dupData(g.seq, g.seq.Add(n))
+		}
 		return
 	}
 
@@ -381,6 +395,9 @@ func (c *Conn) segmentArrives(g *segment, now int64) {
 			}
 			s.drop(DropOutOfWindow)
 			c.ackNow = true
+			if n := uint32(len(g.payload)); n > 0 && !g.seq.Add(n).GreaterThan(c.rcvNxt) {
+				c.dupData(g.seq, g.seq.Add(n)) // wholly old: a duplicate
+			}
 			if c.tsOK && g.opts.HasTimestamps && g.seq.LessThan(c.rcvNxt) && g.seq.LessEq(c.lastAckSent) {
 				// An old duplicate (a retransmission whose ACK was
 				// lost): echo its timestamp, not an older one, so the
@@ -532,13 +549,16 @@ func (c *Conn) processAck(g *segment, now int64) bool {
 	}
 	wnd := uint32(g.wnd) << c.sndWscale
 	flight := c.flight()
-	isDup := false
-	if ack.GreaterThan(c.sndUna) {
+	advanced := ack.GreaterThan(c.sndUna)
+	pure, isDup := false, false
+	if advanced {
 		c.ackAdvance(g, flight, now)
-	} else if ack == c.sndUna && len(g.payload) == 0 && !g.has(wire.TCPFlagFIN) &&
-		wnd == c.sndWnd && c.sndMax != c.sndUna {
-		// RFC 5681 §2 "duplicate acknowledgment".
-		isDup = true
+	} else if ack == c.sndUna && len(g.payload) == 0 && !g.has(wire.TCPFlagFIN) && c.sndMax != c.sndUna {
+		// RFC 5681 §2 "duplicate acknowledgment": also the window is
+		// unchanged. With SACK, RFC 6675 §2 counts instead an ACK that
+		// SACKs new data, whatever its window (below).
+		pure = true
+		isDup = wnd == c.sndWnd
 	}
 	// If SND.UNA =< SEG.ACK =< SND.NXT, update the send window when the
 	// segment is newer (SND.WL1 < SEG.SEQ, or = and SND.WL2 =< SEG.ACK).
@@ -552,11 +572,25 @@ func (c *Conn) processAck(g *segment, now int64) bool {
 			c.probeBack = 0
 		}
 	}
-	if c.sackOK && g.opts.NumSACK > 0 && c.sndMax != c.sndUna {
-		c.sb.Update(c.sndUna, c.sndMax, g.opts.SACK[:g.opts.NumSACK])
+	// RFC 6675 §5: update the scoreboard on every ACK with SACK blocks,
+	// and on every ACK that advances SND.UNA even without blocks, so that
+	// ranges now cumulatively acknowledged are dropped (left behind, they
+	// would be misread once the sequence space moves on by 2^31).
+	if c.sackOK && (advanced || (g.opts.NumSACK > 0 && c.sndMax != c.sndUna)) {
+		if c.sb.Update(c.sndUna, c.sndMax, g.opts.SACK[:g.opts.NumSACK]) > 0 && pure {
+			isDup = true
+		}
+	}
+	if c.tlpOut && c.tlpRetrans {
+		if d, ok := c.sb.DSACK(); ok && !d.End.LessThan(c.tlpHigh) {
+			c.tlpOut = false // both the original and the probe arrived: no loss
+		}
 	}
 	if isDup {
-		c.onDupAck(now)
+		c.dupAcks++
+	}
+	if isDup || (c.sackOK && g.opts.NumSACK > 0) {
+		c.maybeRecover(now)
 	}
 
 	ourFinAcked := c.finQueued && c.sndUna == c.snd.end().Add(1)
@@ -644,9 +678,25 @@ func (c *Conn) receiveData(g *segment, now int64) {
 		g.held = true
 		s.stats.OOOSegs++
 		c.rb.Add(g.seq, g.seq.Add(uint32(len(g.payload))))
+	case oooDuplicate:
+		// Held already: report it (RFC 2883 §4, the held block second).
+		end := g.seq.Add(uint32(len(g.payload)))
+		c.dupData(g.seq, end)
+		c.rb.Add(g.seq, end)
 	case oooFull:
 		s.drop(DropReassemblyFull)
 	}
+}
+
+// dupData records that [start, end) arrived again, for a D-SACK block
+// (RFC 2883) in the next ACK, which goes out at once.
+func (c *Conn) dupData(start, end wire.Seq) {
+	if !c.sackOK || !end.GreaterThan(start) {
+		return
+	}
+	c.rb.DSACK(start, end)
+	c.dsack = true
+	c.ackNow = true
 }
 
 // deliver hands in-order bytes to the application; whatever it does not

@@ -287,7 +287,9 @@ func transferFaults(t *testing.T, size int, f faults, seed uint64, cfg tcp.Confi
 	if _, err := r.ends[0].st.Dial(r.ends[1].addr, 5001, snd, r.l.now); err != nil {
 		t.Fatal(err)
 	}
+	start := r.l.now
 	ok := r.pump(func() bool { return snd.closed && recv.closed }, 3600*1e9)
+	elapsed := r.l.now - start
 	r.pump(func() bool { return len(r.l.q) == 0 }, 1e9) // deliver stragglers
 	sa, sb := r.ends[0].st.Stats(), r.ends[1].st.Stats()
 	if !ok {
@@ -309,8 +311,8 @@ func transferFaults(t *testing.T, size int, f faults, seed uint64, cfg tcp.Confi
 	if bad := sa.Drops[tcp.DropBadChecksum] + sb.Drops[tcp.DropBadChecksum] + sa.Drops[tcp.DropBadHeader] + sb.Drops[tcp.DropBadHeader]; bad != uint64(r.l.corrupted) {
 		t.Fatalf("%d segments corrupted, %d dropped as bad", r.l.corrupted, bad)
 	}
-	t.Logf("%d bytes, loss %.2f reorder %.2f: %d segs sent, %d dropped, %d reordered, %d corrupted; a: retx %d fast %d rto %d; b: ooo %d drops %v",
-		size, loss, reorder, r.l.sent, r.l.dropped, r.l.reorders, r.l.corrupted, sa.Retransmits, sa.FastRetransmits, sa.RTOs, sb.OOOSegs, sb.Drops)
+	t.Logf("%d bytes in %.1f ms simulated, loss %.2f reorder %.2f: %d segs sent, %d dropped, %d reordered, %d corrupted; a: retx %d fast %d rto %d tlp %d lost-rxt %d; b: ooo %d drops %v",
+		size, float64(elapsed)/1e6, loss, reorder, r.l.sent, r.l.dropped, r.l.reorders, r.l.corrupted, sa.Retransmits, sa.FastRetransmits, sa.RTOs, sa.TLPs, sa.LostRetransmits, sb.OOOSegs, sb.Drops)
 }
 
 func TestLoopbackTransfer(t *testing.T) {

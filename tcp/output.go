@@ -120,12 +120,13 @@ func (c *Conn) send(seq wire.Seq, flags wire.TCPFlags, off, n int, now int64) in
 		if c.tsOK {
 			o.HasTimestamps, o.TSVal, o.TSEcr = true, c.tsNow(now), c.tsRecent
 		}
-		if c.sackOK && flags&wire.TCPFlagACK != 0 && !c.ooo.empty() && flags&wire.TCPFlagRST == 0 {
+		if c.sackOK && flags&wire.TCPFlagACK != 0 && (!c.ooo.empty() || c.dsack) && flags&wire.TCPFlagRST == 0 {
 			max := 4
 			if c.tsOK {
 				max = 3
 			}
 			o.NumSACK = c.rb.Fill(o.SACK[:], max)
+			c.dsack = false // Fill reports a D-SACK once
 		}
 	}
 	optLen := o.EncodedLen()
@@ -288,31 +289,35 @@ func (c *Conn) sendOne(now int64) bool {
 	var inFlight uint32
 	if c.inRecovery {
 		inFlight = c.pipe()
+		if c.sackOK {
+			c.lostRetransmit(mss)
+			inFlight = c.pipe()
+		}
 		if inFlight+mss > cwnd {
 			return false
 		}
 		if c.sackOK {
 			// RFC 6675 §5 (C) with NextSeg: rule 1 (lost data) first,
-			// then rule 2 (new data), then rules 3 and 4.
+			// then rule 2 (new data), then rules 3 and 4. Rule 4, the
+			// rescue retransmission, is allowed once per recovery
+			// episode: while HighACK > RescueRxt or RescueRxt is
+			// undefined (RescueRxt is the recovery point, §4).
 			rescueOK := !c.rescueSet || c.sndUna.GreaterThan(c.rescueRxt)
 			start, n, kind, ok := c.sb.NextSeg(c.sndUna, c.sndMax, c.highRxt, mss, rescueOK)
-			if ok && (kind == sack.SegLost || !c.canSendNew()) {
-				if n > mss {
-					n = mss
-				}
-				used := c.transmit(start, n, now)
-				if used <= 0 {
-					return false
-				}
-				if kind == sack.SegRescue {
-					// RFC 6675 §4 rule 4: RescueRxt = RecoveryPoint;
-					// HighRxt is not advanced.
-					c.rescueRxt, c.rescueSet = c.recover, true
-				} else if e := start.Add(uint32(used)); e.GreaterThan(c.highRxt) {
-					c.highRxt = e
-				}
+			if ok && kind == sack.SegRescue && start.LessThan(c.highRxt) {
+				// The highest unSACKed bytes were retransmitted in this
+				// pass already (rule 3): a rescue would repeat them.
+				ok = false
+			}
+			if ok && kind == sack.SegLost {
+				return c.retransmit(start, n, kind, now)
+			}
+			if c.sendNew(inFlight, cwnd, mss, now) {
 				return true
 			}
+			// No new data, or none the windows, Nagle or silly-window
+			// avoidance let out: rules 3 and 4.
+			return ok && c.retransmit(start, n, kind, now)
 		}
 	} else {
 		inFlight = uint32(c.sndNxt.Sub(c.sndUna))
@@ -326,6 +331,54 @@ func (c *Conn) sendOne(now int64) bool {
 			}
 		}
 	}
+	return c.sendNew(inFlight, cwnd, mss, now)
+}
+
+// retransmit sends the NextSeg choice [start, start+n) and updates HighRxt
+// or RescueRxt.
+func (c *Conn) retransmit(start wire.Seq, n uint32, kind sack.SegKind, now int64) bool {
+	if mss := c.mss(); n > mss {
+		n = mss
+	}
+	used := c.transmit(start, n, now)
+	if used <= 0 {
+		return false
+	}
+	if kind == sack.SegRescue {
+		// RFC 6675 §4 rule 4: RescueRxt = RecoveryPoint; HighRxt is not
+		// advanced.
+		c.rescueRxt, c.rescueSet = c.recover, true
+		return true
+	}
+	if e := start.Add(uint32(used)); e.GreaterThan(c.highRxt) {
+		c.highRxt = e
+	}
+	c.rxtMax, c.rxtPending = c.sndMax, true
+	return true
+}
+
+// lostRetransmit detects a lost retransmission during SACK recovery:
+// RFC 6675 retransmits a hole once per episode (HighRxt only grows), so a
+// lost retransmission would otherwise wait for the RTO. Every byte from
+// rxtMax up was first sent after this pass's latest retransmission; when
+// enough of it is SACKed that IsLost holds above it (DupThresh segments'
+// worth of evidence, as for an original transmission), a hole still
+// below HighRxt was retransmitted and lost again. The pass restarts:
+// HighRxt = SND.UNA, so NextSeg offers the remaining lost holes again and
+// Pipe stops counting the lost retransmissions. (Linux did the same with
+// its lost-retransmit marking before RACK; RFC 8985 §6 generalises it.)
+func (c *Conn) lostRetransmit(mss uint32) {
+	if c.rxtPending && c.sb.IsLost(c.rxtMax, mss) {
+		c.rxtPending = false
+		c.highRxt = c.sndUna
+		c.s.stats.LostRetransmits++
+	}
+}
+
+// sendNew sends one segment of new data (or a lone FIN) from SND.NXT if
+// the windows, sender silly-window avoidance and Nagle allow. inFlight is
+// what counts against cwnd.
+func (c *Conn) sendNew(inFlight, cwnd, mss uint32, now int64) bool {
 	seq := c.sndNxt
 	end := c.snd.end()
 	avail := end.Sub(seq)
@@ -388,16 +441,6 @@ func (c *Conn) sendOne(now int64) bool {
 	return true
 }
 
-// canSendNew reports whether unsent data (or a FIN) exists and the
-// peer's window has room for some of it (RFC 6675 NextSeg rule 2).
-func (c *Conn) canSendNew() bool {
-	end := c.snd.end()
-	if c.finQueued && c.sndNxt == end {
-		return true
-	}
-	return end.GreaterThan(c.sndNxt) && int64(c.sndWnd) > int64(c.sndNxt.Sub(c.sndUna))
-}
-
 // pipe is the RFC 6675 estimate of data in flight during recovery. Without
 // SACK every duplicate ACK is taken as one segment having left the network
 // (RFC 5681 §3.2 step 4's window inflation, expressed as a smaller pipe).
@@ -420,12 +463,13 @@ func (c *Conn) pipe() uint32 {
 func (c *Conn) armTimers(now int64) {
 	w := c.s.wheel
 	if c.sndMax != c.sndUna {
-		if !c.rtxTimer.Armed() {
-			w.Schedule(&c.rtxTimer, now+c.rto)
+		if !c.rtxTimer.Armed() || (!c.tlpArmed && c.tlpEligible()) {
+			c.armRtx(now)
 		}
 		w.Cancel(&c.persistTimer)
 		return
 	}
+	c.tlpArmed = false
 	w.Cancel(&c.rtxTimer)
 	pending := c.snd.end().GreaterThan(c.sndNxt) || (c.finQueued && c.sndNxt == c.snd.end())
 	if pending {
@@ -436,6 +480,49 @@ func (c *Conn) armTimers(now int64) {
 		w.Cancel(&c.persistTimer)
 	}
 }
+
+// armRtx (re)starts the retransmission timer: as the tail loss probe
+// timeout when a probe is allowed (RFC 8985 §7.2), else as the RTO.
+func (c *Conn) armRtx(now int64) {
+	d := c.rto
+	c.tlpArmed = false
+	if c.tlpEligible() {
+		if pto := c.pto(); pto < d {
+			d = pto
+			c.tlpArmed = true
+		}
+	}
+	c.s.wheel.Schedule(&c.rtxTimer, now+d)
+}
+
+// tlpEligible is RFC 8985 §7.2's condition for scheduling a loss probe:
+// SACK in use (the probe's SACK is what reveals a tail loss), an RTT
+// sample, data in flight, not in loss recovery, and no probe outstanding.
+func (c *Conn) tlpEligible() bool {
+	switch c.state {
+	case StateEstablished, StateCloseWait, StateFinWait1, StateClosing, StateLastAck:
+	default:
+		return false
+	}
+	return c.sackOK && c.hasRTT && !c.inRecovery && !c.tlpOut && c.backoff == 0 && c.sndMax != c.sndUna
+}
+
+// pto is RFC 8985 §7.2's probe timeout: 2·SRTT, plus the peer's
+// worst-case delayed-ACK time when only one segment is in flight (its
+// ACK may be delayed); otherwise plus 2 ms of slack for the timer wheel,
+// as Linux does.
+func (c *Conn) pto() int64 {
+	d := 2 * c.srtt
+	if c.flight() <= c.mss() {
+		d += tlpDelAck
+	} else {
+		d += 2 * ms
+	}
+	return d
+}
+
+// tlpDelAck is WCDelAckT of RFC 8985 §7.2.
+const tlpDelAck = 200 * ms
 
 func (c *Conn) persistDelay() int64 {
 	d := c.rto << uint(c.probeBack)

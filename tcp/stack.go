@@ -63,6 +63,14 @@ type Config struct {
 
 	ChallengeAckLimit int // challenge ACKs per second per stack (RFC 5961 §7); default 1000
 
+	// RSTRateLimit bounds the RSTs a stack sends per second in answer to
+	// segments that match no connection (closed ports, stray ACKs to a
+	// listener): a token bucket of RSTBurst tokens refilled at this rate,
+	// like Linux's ICMP rate limit. Default 1000; negative: unlimited.
+	// Suppressed RSTs are counted as DropRstRateLimit.
+	RSTRateLimit int
+	RSTBurst     int // default 100
+
 	EphemeralLow, EphemeralHigh uint16 // local ports for Dial; default 32768..60999
 
 	NoWindowScale, NoTimestamps, NoSACK bool // turn off options we offer
@@ -129,6 +137,8 @@ func (c *Config) setDefaults(slab *buf.Slab) error {
 	def(&c.ReassemblySegs, 256)
 	def(&c.ReassemblyBytes, c.RecvBuf)
 	def(&c.ChallengeAckLimit, 1000)
+	def(&c.RSTRateLimit, 1000)
+	def(&c.RSTBurst, 100)
 	if c.EphemeralLow == 0 && c.EphemeralHigh == 0 {
 		c.EphemeralLow, c.EphemeralHigh = 32768, 60999
 	}
@@ -143,6 +153,8 @@ func (c *Config) setDefaults(slab *buf.Slab) error {
 		return fmt.Errorf("%w: RTO bounds %d/%d/%d", ErrConfig, c.MinRTO, c.InitialRTO, c.MaxRTO)
 	case c.EphemeralLow == 0 || c.EphemeralHigh < c.EphemeralLow:
 		return fmt.Errorf("%w: ephemeral ports %d..%d", ErrConfig, c.EphemeralLow, c.EphemeralHigh)
+	case c.RSTBurst < 1:
+		return fmt.Errorf("%w: RSTBurst %d", ErrConfig, c.RSTBurst)
 	case c.TimeWait < 0 || c.Keepalive < 0 || c.KeepaliveInterval <= 0:
 		return fmt.Errorf("%w: negative timer", ErrConfig)
 	}
@@ -180,6 +192,13 @@ type Stack struct {
 	chAckSecond int64 // RFC 5961 §7 rate limit window start
 	chAckCount  int
 
+	rstCredit, rstLast int64 // RST token bucket: credit in ns of refill, last refill
+
+	// TIME-WAIT connections, oldest first (a list through Conn.twPrev
+	// and twNext, -1 terminated): the first is recycled when the pool is
+	// full and a new connection needs a slot.
+	twHead, twTail int32
+
 	seg   segment           // the segment being processed (Deliver is not reentrant)
 	sack  [4]wire.SACKBlock // scratch for outgoing SACK blocks
 	stats Stats
@@ -197,7 +216,7 @@ func New(cfg Config, slab *buf.Slab, out Output, wheel *timer.Wheel) (*Stack, er
 	if slab.Headroom() < 34 {
 		return nil, fmt.Errorf("%w: slab headroom %d < 34", ErrConfig, slab.Headroom())
 	}
-	s := &Stack{cfg: cfg, slab: slab, out: out, wheel: wheel, listeners: make(map[uint16]*listener)}
+	s := &Stack{cfg: cfg, slab: slab, out: out, wheel: wheel, listeners: make(map[uint16]*listener), twHead: -1, twTail: -1}
 	if cfg.ISNSecret == ([16]byte{}) {
 		if _, err := rand.Read(s.cfg.ISNSecret[:]); err != nil {
 			return nil, fmt.Errorf("tcp: ISN secret: %w", err)
@@ -254,15 +273,21 @@ func (s *Stack) leave() {
 }
 
 // allocConn takes a connection object from the pool and enters it in the
-// flow table. It returns nil when the pool is exhausted.
+// flow table. When the pool is exhausted it recycles the oldest TIME-WAIT
+// connection; it returns nil when there is none.
 func (s *Stack) allocConn(raddr [4]byte, rport, lport uint16, h Handler, now int64) *Conn {
-	n := len(s.free)
-	if n == 0 {
+	var c *Conn
+	if n := len(s.free); n > 0 {
+		i := s.free[n-1]
+		s.free = s.free[:n-1]
+		c = &s.pool[i]
+	} else if s.twHead >= 0 {
+		c = &s.pool[s.twHead]
+		c.recycleTimeWait()
+	} else {
 		return nil
 	}
-	i := s.free[n-1]
-	s.free = s.free[:n-1]
-	c := &s.pool[i]
+	i := c.idx
 	c.reset(raddr, rport, lport, h, now)
 	s.flows.insert(c.key(), i)
 	return c
@@ -345,6 +370,28 @@ func (s *Stack) DialFrom(lport uint16, dst [4]byte, port uint16, h Handler, now 
 	c.setState(StateSynSent)
 	c.sendSyn(now)
 	return c, nil
+}
+
+// rstAllowed takes a token from the RST bucket (Config.RSTRateLimit).
+func (s *Stack) rstAllowed(now int64) bool {
+	rate := s.cfg.RSTRateLimit
+	if rate < 0 {
+		return true
+	}
+	cost := sec / int64(rate)
+	if rate == 0 || cost == 0 {
+		cost = 1
+	}
+	s.rstCredit += now - s.rstLast
+	s.rstLast = now
+	if lim := cost * int64(s.cfg.RSTBurst); s.rstCredit > lim || s.rstCredit < 0 {
+		s.rstCredit = lim
+	}
+	if s.rstCredit < cost {
+		return false
+	}
+	s.rstCredit -= cost
+	return true
 }
 
 // challengeAllowed applies the RFC 5961 §7 rate limit on challenge ACKs.

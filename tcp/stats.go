@@ -26,6 +26,7 @@ const (
 	DropRecvBufFull                      // in-window data that did not fit the receive buffer
 	DropStateClosed                      // data after our side stopped accepting (e.g. after FIN)
 	DropNoBuf                            // the slab had no frame to build a reply
+	DropRstRateLimit                     // no connection or listener, and the RST was suppressed by the rate limit
 	numDropReasons
 )
 
@@ -51,6 +52,7 @@ var dropNames = [numDropReasons]string{
 	DropRecvBufFull:    "recvbuf_full",
 	DropStateClosed:    "state_closed",
 	DropNoBuf:          "no_buf",
+	DropRstRateLimit:   "rst_ratelimited",
 }
 
 // String is the reason's metric-friendly name.
@@ -67,29 +69,32 @@ const NumDropReasons = int(numDropReasons)
 // Stats are a Stack's counters. They belong to the shard; copy them out
 // from its thread (Stack.Stats).
 type Stats struct {
-	SegsIn          uint64 // segments handed to Deliver
-	SegsOut         uint64 // segments handed to Output
-	DataSegsOut     uint64 // segments carrying payload (including retransmissions)
-	Retransmits     uint64 // segments retransmitted (any cause)
-	FastRetransmits uint64 // recoveries entered on duplicate ACKs / SACK loss (RFC 5681, 6675)
-	RTOs            uint64 // retransmission timeouts
-	ActiveOpens     uint64 // Dial
-	PassiveOpens    uint64 // connections created from a listener (SYN or cookie)
-	Established     uint64 // connections that reached ESTABLISHED
-	ResetsSent      uint64
-	ResetsRecv      uint64 // RSTs that closed a connection
-	ChallengeAcks   uint64 // challenge ACKs sent (RFC 5961)
-	SynCookiesSent  uint64
-	SynCookiesOK    uint64
-	SynCookiesBad   uint64
-	OOOSegs         uint64 // segments queued out of order
-	DelayedAcks     uint64 // ACKs sent by the delayed-ACK timer
-	WindowProbes    uint64 // zero-window probes sent
-	KeepaliveProbes uint64
-	Timeouts        uint64 // connections closed by retransmission/keepalive/SYN timeout
-	ConnsOpen       uint64 // connection objects in use now (gauge)
-	NoBuf           uint64 // segments not sent because the slab was empty
-	Drops           [NumDropReasons]uint64
+	SegsIn           uint64 // segments handed to Deliver
+	SegsOut          uint64 // segments handed to Output
+	DataSegsOut      uint64 // segments carrying payload (including retransmissions)
+	Retransmits      uint64 // segments retransmitted (any cause)
+	FastRetransmits  uint64 // recoveries entered on duplicate ACKs / SACK loss (RFC 5681, 6675)
+	RTOs             uint64 // retransmission timeouts
+	TLPs             uint64 // tail loss probes sent (RFC 8985 §7)
+	LostRetransmits  uint64 // SACK recovery passes restarted because a retransmission was lost
+	ActiveOpens      uint64 // Dial
+	PassiveOpens     uint64 // connections created from a listener (SYN or cookie)
+	Established      uint64 // connections that reached ESTABLISHED
+	ResetsSent       uint64
+	ResetsRecv       uint64 // RSTs that closed a connection
+	ChallengeAcks    uint64 // challenge ACKs sent (RFC 5961)
+	SynCookiesSent   uint64
+	SynCookiesOK     uint64
+	SynCookiesBad    uint64
+	OOOSegs          uint64 // segments queued out of order
+	DelayedAcks      uint64 // ACKs sent by the delayed-ACK timer
+	WindowProbes     uint64 // zero-window probes sent
+	KeepaliveProbes  uint64
+	Timeouts         uint64 // connections closed by retransmission/keepalive/SYN timeout
+	ConnsOpen        uint64 // connection objects in use now (gauge)
+	TimeWaitRecycled uint64 // TIME-WAIT connections ended early to free a slot for a new one
+	NoBuf            uint64 // segments not sent because the slab was empty
+	Drops            [NumDropReasons]uint64
 }
 
 // Dropped returns the total number of dropped segments.

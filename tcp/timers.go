@@ -93,6 +93,7 @@ func (c *Conn) ackAdvance(g *segment, flight uint32, now int64) {
 		if !ack.LessThan(c.recover) {
 			// Full acknowledgment (RFC 6582 §3.2 step 3; RFC 6675 §5).
 			c.inRecovery = false
+			c.rxtPending = false
 			c.dupAcks = 0
 			c.cc.OnRecoveryExit(now)
 		} else if !c.sackOK {
@@ -106,18 +107,35 @@ func (c *Conn) ackAdvance(g *segment, flight uint32, now int64) {
 		c.dupAcks = 0
 		c.cc.OnAck(acked, rtt, flight, now)
 	}
+	if c.tlpOut {
+		// RFC 8985 §7.4: a probe of new data needs nothing more once
+		// acknowledged. A retransmitted probe that was not reported as a
+		// duplicate (D-SACK, see processAck) by the time data beyond it
+		// is acknowledged repaired a loss: respond to it as to one.
+		switch {
+		case !c.tlpRetrans && !ack.LessThan(c.tlpHigh):
+			c.tlpOut = false
+		case c.tlpRetrans && ack.GreaterThan(c.tlpHigh):
+			c.tlpOut = false
+			if !c.inRecovery {
+				c.cc.OnCongestionEvent(flight, now)
+				c.cc.OnRecoveryExit(now)
+			}
+		}
+	}
 	if c.sndUna == c.sndMax {
+		c.tlpArmed = false
 		s.wheel.Cancel(&c.rtxTimer)
 	} else {
-		s.wheel.Schedule(&c.rtxTimer, now+c.rto) // RFC 6298 5.3
+		c.armRtx(now) // RFC 6298 5.3; RFC 8985 §7.2
 	}
 }
 
-// onDupAck counts a duplicate ACK and enters fast recovery on the third
-// (RFC 5681 §3.2) or when SACK shows the first segment lost (RFC 6675 §5).
-func (c *Conn) onDupAck(now int64) {
-	c.dupAcks++
-	if c.inRecovery {
+// maybeRecover enters fast recovery on the third duplicate ACK (RFC 5681
+// §3.2) or when SACK shows the first unacknowledged segment lost (RFC
+// 6675 §5, IsLost(HighACK+1)).
+func (c *Conn) maybeRecover(now int64) {
+	if c.inRecovery || c.sndMax == c.sndUna {
 		return
 	}
 	mss := c.mss()
@@ -135,8 +153,10 @@ func (c *Conn) onDupAck(now int64) {
 	// unacknowledged segment now.
 	c.highRxt = c.sndUna
 	c.rescueSet = false
+	c.tlpOut, c.tlpArmed = false, false
 	if used := c.transmit(c.sndUna, mss, now); used > 0 {
 		c.highRxt = c.sndUna.Add(uint32(used))
+		c.rxtMax, c.rxtPending = c.sndMax, true
 	}
 }
 
@@ -164,6 +184,10 @@ func (c *Conn) onRetransmitTimer(now int64) {
 	if c.sndMax == c.sndUna {
 		return
 	}
+	if c.tlpArmed {
+		c.sendProbe(now)
+		return
+	}
 	c.retries++
 	if c.retries > cfg.MaxRetries {
 		c.send(c.sndNxt, wire.TCPFlagRST|wire.TCPFlagACK, 0, 0, now)
@@ -177,6 +201,8 @@ func (c *Conn) onRetransmitTimer(now int64) {
 	// RFC 6675 §5.1 and RFC 2018 §8: after an RTO the SACK scoreboard is
 	// not trusted (the receiver may renege); start over from SND.UNA.
 	c.inRecovery = false
+	c.rxtPending = false
+	c.tlpOut = false
 	c.dupAcks = 0
 	c.sb.Reset()
 	c.recover = c.sndMax // RFC 6582 §3.2 step 4 after a timeout
@@ -184,6 +210,40 @@ func (c *Conn) onRetransmitTimer(now int64) {
 	c.rtoTS, c.rtoTSSet = c.tsNow(now), true
 	c.sndNxt = c.sndUna
 	c.sendOne(now)
+	s.wheel.Schedule(&c.rtxTimer, now+c.rto)
+}
+
+// sendProbe is the tail loss probe (RFC 8985 §7.3): one segment of new
+// data if the peer's window allows, else a retransmission of the last
+// segment sent; either way its ACK, with SACK, shows whether the tail of
+// the flight was lost, so recovery can start without waiting for the RTO.
+// The RTO is then armed as usual.
+func (c *Conn) sendProbe(now int64) {
+	s := c.s
+	c.tlpArmed = false
+	mss := c.mss()
+	sent, retrans := 0, false
+	if avail := c.snd.end().Sub(c.sndNxt); avail > 0 && c.sndNxt == c.sndMax {
+		room := int64(c.sndWnd) - int64(c.sndNxt.Sub(c.sndUna))
+		n := min(int64(avail), int64(mss), room)
+		if n > 0 {
+			if sent = c.transmit(c.sndNxt, uint32(n), now); sent > 0 {
+				c.sndNxt = c.sndNxt.Add(uint32(sent))
+			}
+		}
+	}
+	if sent <= 0 {
+		start := c.sndUna
+		if d := c.sndMax.Sub(c.sndUna); d > int32(mss) {
+			start = c.sndMax - wire.Seq(mss)
+		}
+		sent = c.transmit(start, uint32(c.sndMax.Sub(start)), now)
+		retrans = true
+	}
+	if sent > 0 {
+		s.stats.TLPs++
+		c.tlpOut, c.tlpHigh, c.tlpRetrans = true, c.sndMax, retrans
+	}
 	s.wheel.Schedule(&c.rtxTimer, now+c.rto)
 }
 
@@ -270,5 +330,12 @@ func (c *Conn) enterTimeWait(now int64) {
 	s.wheel.Cancel(&c.persistTimer)
 	c.ooo.releaseAll()
 	c.notifyClose(CloseNormal, now)
+	if c.state != StateTimeWait {
+		return // the application aborted it from OnClose
+	}
 	s.wheel.Schedule(&c.kaTimer, now+s.cfg.TimeWait)
+	// Listed only now: OnClose may have dialed, and must not have been
+	// given this very slot while the connection was still entering
+	// TIME-WAIT.
+	c.twAppend()
 }

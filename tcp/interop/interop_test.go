@@ -166,6 +166,21 @@ func (r *rig) dump() {
 	}
 }
 
+func (r *rig) tcpStats() tcp.Stats {
+	var st tcp.Stats
+	r.onShard(func() { st = r.loop.TCP().Stats() })
+	return st
+}
+
+// logStats logs the loss-recovery counters since before (for tuning
+// recovery under faults: RTOs are what make a lossy transfer slow).
+func (r *rig) logStats(before tcp.Stats, start time.Time) {
+	st := r.tcpStats()
+	r.t.Logf("%.2fs: RTOs %d, fast recoveries %d, TLPs %d, retransmits %d of %d data segments, OOO segments %d, delayed ACKs %d",
+		time.Since(start).Seconds(), st.RTOs-before.RTOs, st.FastRetransmits-before.FastRetransmits, st.TLPs-before.TLPs,
+		st.Retransmits-before.Retransmits, st.DataSegsOut-before.DataSegsOut, st.OOOSegs-before.OOOSegs, st.DelayedAcks-before.DelayedAcks)
+}
+
 // transfer is one connection's job.
 type transfer struct{ up, down uint64 }
 
@@ -312,8 +327,16 @@ func TestInteropUnderFaults(t *testing.T) {
 			seed := rand.Uint64()
 			t.Logf("fault seed %d", seed)
 			r := newRig(t, rigConfig{faults: &fault.Config{Seed: seed, Rx: fc.f, Tx: fc.f}})
-			t.Run("kernel-clients", func(t *testing.T) { r.t = t; r.kernelClients(matrix(sizes), 120*time.Second) })
-			t.Run("shard-clients", func(t *testing.T) { r.t = t; r.shardClients(matrix(sizes), 120*time.Second) })
+			t.Run("kernel-clients", func(t *testing.T) {
+				r.t = t
+				defer r.logStats(r.tcpStats(), time.Now())
+				r.kernelClients(matrix(sizes), 120*time.Second)
+			})
+			t.Run("shard-clients", func(t *testing.T) {
+				r.t = t
+				defer r.logStats(r.tcpStats(), time.Now())
+				r.shardClients(matrix(sizes), 120*time.Second)
+			})
 			var fs fault.FaultStats
 			r.onShard(func() { fs = r.fq.FaultStats() })
 			injected := fs.Rx.Dropped + fs.Rx.Duplicated + fs.Rx.Reordered + fs.Rx.Corrupted +
