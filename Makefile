@@ -6,10 +6,11 @@ ADDR      ?= 198.18.0.2/24
 HOST_ADDR ?= 198.18.0.1/24
 SHARDS    ?= 1
 FUZZTIME  ?= 20s
+SOAK_TIME ?= 10m
 BENCHTIME ?= 1s
 PKGS      := ./...
 
-.PHONY: all build run echo test test-short bench fuzz lint deps clean
+.PHONY: all build run echo test test-short soak bench fuzz lint deps clean
 
 all: build
 
@@ -36,6 +37,13 @@ test: deps lint
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
+
+# Mixed traffic through nic/fault for SOAK_TIME, every byte verified, then a
+# check that slab, connections, timers, goroutines and fds are back at their
+# baseline (needs root, like test; a 20 s form runs in make test).
+soak: deps
+	@if [ "$$(id -u)" != 0 ]; then echo "make soak: the namespace and TAP device need root: run 'sudo make soak'" >&2; exit 1; fi
+	$(GO) test -count=1 -v -timeout 0 -run '^TestSoak$$' ./internal/soak/ -soak.time=$(SOAK_TIME)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS)
