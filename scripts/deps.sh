@@ -7,6 +7,10 @@ command -v ip >/dev/null 2>&1 || need="$need iproute2"
 command -v ping >/dev/null 2>&1 || need="$need iputils-ping"
 command -v ethtool >/dev/null 2>&1 || need="$need ethtool"
 command -v nft >/dev/null 2>&1 || need="$need nftables"
+command -v curl >/dev/null 2>&1 || need="$need curl"
+command -v wrk >/dev/null 2>&1 || need="$need wrk"
+command -v ab >/dev/null 2>&1 || need="$need apache2-utils"
+command -v h2load >/dev/null 2>&1 || need="$need nghttp2-client"
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" != 0 ]; then
 	echo "deps: missing$need; install them (apt-get install$need) or run as root" >&2

@@ -14,36 +14,44 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/shardnet/shardnet/examples/internal/app"
-	"github.com/shardnet/shardnet/reactor"
 	"github.com/shardnet/shardnet/shard"
+	"github.com/shardnet/shardnet/stream"
 	"github.com/shardnet/shardnet/tcp"
 )
 
 // echo answers each connection's bytes with the same bytes. It consumes
 // only what the send buffer took, so a client that does not read stalls
-// its own upload (TCP flow control) instead of growing a buffer here.
+// its own upload (flow control) instead of growing a buffer here. It is a
+// stream.Handler, so it runs on shardnet's TCP and on the kernel's alike.
 type echo struct{}
 
-func (echo) OnOpen(c *tcp.Conn, now int64) {}
+// peerClosed marks a connection whose peer has half-closed.
+type peerClosed struct{}
 
-func (echo) OnData(c *tcp.Conn, data []byte, now int64) int { return c.Write(data, now) }
+func (echo) OnOpen(c stream.Conn, now int64) {}
+
+func (echo) OnData(c stream.Conn, data []byte, now int64) int { return c.Write(data, now) }
 
 // OnWritable offers the bytes not yet echoed again.
-func (echo) OnWritable(c *tcp.Conn, now int64) {
+func (echo) OnWritable(c stream.Conn, now int64) {
 	c.Resume(now)
 	closeIfDone(c, now)
 }
 
 // OnPeerClosed closes our side once everything received is echoed.
-func (echo) OnPeerClosed(c *tcp.Conn, now int64) { closeIfDone(c, now) }
+func (echo) OnPeerClosed(c stream.Conn, now int64) {
+	c.SetContext(peerClosed{})
+	closeIfDone(c, now)
+}
 
-func closeIfDone(c *tcp.Conn, now int64) {
-	if c.State() == tcp.StateCloseWait && c.Unread() == 0 {
+func closeIfDone(c stream.Conn, now int64) {
+	if _, ok := c.Context().(peerClosed); ok && c.Unread() == 0 {
+		c.SetContext(nil)
 		c.Close(now)
 	}
 }
 
-func (echo) OnClose(c *tcp.Conn, reason tcp.CloseReason, now int64) {}
+func (echo) OnClose(c stream.Conn, reason stream.CloseReason, now int64) {}
 
 func main() {
 	var f app.Flags
@@ -62,9 +70,9 @@ func main() {
 	}
 	defer log.Sync()
 
-	st, err := app.Start(&f, log, &tcp.Config{}, func(s *shard.Shard, l *reactor.Loop) error {
-		return l.TCP().Listen(uint16(*port), echo{})
-	})
+	st, err := app.Start(&f, log, app.Options{TCP: &tcp.Config{}, Serve: func(s *shard.Shard, h stream.Host) error {
+		return h.Listen(uint16(*port), echo{})
+	}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "echo:", err)
 		os.Exit(1)

@@ -22,10 +22,13 @@ import (
 
 	"github.com/shardnet/shardnet/buf"
 	"github.com/shardnet/shardnet/ip"
+	"github.com/shardnet/shardnet/kstack"
 	"github.com/shardnet/shardnet/nic"
+	"github.com/shardnet/shardnet/nic/afxdp"
 	"github.com/shardnet/shardnet/nic/tap"
 	"github.com/shardnet/shardnet/reactor"
 	"github.com/shardnet/shardnet/shard"
+	"github.com/shardnet/shardnet/stream"
 	"github.com/shardnet/shardnet/tcp"
 )
 
@@ -43,9 +46,9 @@ type Flags struct {
 
 // Register adds the flags to fs.
 func (f *Flags) Register(fs *flag.FlagSet) {
-	fs.StringVar(&f.Driver, "driver", "tap", "NIC driver: tap")
-	fs.StringVar(&f.Iface, "iface", "shn0", "interface: the TAP device to create")
-	fs.StringVar(&f.Addr, "addr", "198.18.0.2/24", "the stack's IPv4 address/prefix")
+	fs.StringVar(&f.Driver, "driver", "tap", "stack and driver: tap (shardnet over a TAP device it creates), afxdp (shardnet over AF_XDP on -iface), kernel (the same application on Linux's TCP stack)")
+	fs.StringVar(&f.Iface, "iface", "shn0", "interface: the TAP device to create (tap) or the NIC to attach to (afxdp)")
+	fs.StringVar(&f.Addr, "addr", "198.18.0.2/24", "the stack's IPv4 address/prefix (kernel: the address to listen on; a /prefix is ignored)")
 	fs.StringVar(&f.HostAddr, "host-addr", "198.18.0.1/24", "address/prefix given to the host side of the TAP device")
 	fs.IntVar(&f.Shards, "shards", 1, "number of shards (pinned threads, one NIC queue each)")
 	fs.StringVar(&f.CPUs, "cpus", "", "CPUs for the shards, e.g. 0-1 (default: the process's allowed CPUs in order)")
@@ -53,10 +56,29 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.IntVar(&f.Frames, "frames", buf.DefaultFrames, "packet buffers per shard")
 }
 
+// device is what the shardnet drivers have in common.
+type device interface {
+	Queue(i int, slab *buf.Slab) (nic.Queue, error)
+	Name() string
+	Close() error
+}
+
+// Options say what the shards run.
+type Options struct {
+	// TCP, if not nil, runs shardnet TCP on each shard (ignored by the
+	// kernel driver, which always has TCP).
+	TCP *tcp.Config
+	// Serve, if not nil, runs on each shard's thread once its stack is
+	// up: the place to listen.
+	Serve func(s *shard.Shard, h stream.Host) error
+}
+
 // Stack is a running set of shards.
 type Stack struct {
 	Log    *zap.Logger
-	dev    *tap.Device
+	driver string
+	dev    device
+	kgroup *kstack.Group
 	group  *shard.Group
 	addr   netip.Prefix
 	host   netip.Prefix
@@ -73,23 +95,11 @@ type shardReport struct {
 	leak  int
 }
 
-// Start validates the flags, creates the device and starts the shards.
-// With tcpCfg, each shard runs TCP. setup, if not nil, runs on each
-// shard's thread once its loop exists (the place to listen).
-func Start(f *Flags, log *zap.Logger, tcpCfg *tcp.Config, setup func(s *shard.Shard, l *reactor.Loop) error) (*Stack, error) {
-	if f.Driver != "tap" {
-		return nil, fmt.Errorf("-driver %q: this build supports only \"tap\"", f.Driver)
-	}
-	addr, err := netip.ParsePrefix(f.Addr)
-	if err != nil || !addr.Addr().Is4() {
-		return nil, fmt.Errorf("-addr %q: want an IPv4 address/prefix such as 198.18.0.2/24", f.Addr)
-	}
-	host, err := netip.ParsePrefix(f.HostAddr)
-	if err != nil || !host.Addr().Is4() {
-		return nil, fmt.Errorf("-host-addr %q: want an IPv4 address/prefix such as 198.18.0.1/24", f.HostAddr)
-	}
-	if !addr.Masked().Contains(host.Addr()) || addr.Addr() == host.Addr() {
-		return nil, fmt.Errorf("-host-addr %s must be another address in the stack's subnet %s", host, addr.Masked())
+// Start validates the flags, brings up the stack and starts the shards.
+func Start(f *Flags, log *zap.Logger, opt Options) (*Stack, error) {
+	addr, err := parseAddr(f)
+	if err != nil {
+		return nil, err
 	}
 	if f.Shards < 1 {
 		return nil, fmt.Errorf("-shards %d: want at least 1", f.Shards)
@@ -100,17 +110,43 @@ func Start(f *Flags, log *zap.Logger, tcpCfg *tcp.Config, setup func(s *shard.Sh
 			return nil, fmt.Errorf("-cpus: %w", err)
 		}
 	}
-	mac, err := randomMAC()
-	if err != nil {
-		return nil, err
+	st := &Stack{Log: log, driver: f.Driver, addr: addr, report: make([]shardReport, f.Shards)}
+	var mac [6]byte
+	switch f.Driver {
+	case "kernel":
+		return st, st.startKernel(f, cpus, opt)
+	case "tap":
+		host, err := netip.ParsePrefix(f.HostAddr)
+		if err != nil || !host.Addr().Is4() {
+			return nil, fmt.Errorf("-host-addr %q: want an IPv4 address/prefix such as 198.18.0.1/24", f.HostAddr)
+		}
+		if !addr.Masked().Contains(host.Addr()) || addr.Addr() == host.Addr() {
+			return nil, fmt.Errorf("-host-addr %s must be another address in the stack's subnet %s", host, addr.Masked())
+		}
+		st.host = host
+		if mac, err = randomMAC(); err != nil {
+			return nil, err
+		}
+		dev, err := tap.Open(tap.Config{Name: f.Iface, Queues: f.Shards, VnetHdr: f.VnetHdr, HostAddr: host})
+		if err != nil {
+			return nil, err
+		}
+		st.dev = dev
+		log.Info("tap device up", zap.String("iface", dev.Name()), zap.Int("queues", f.Shards),
+			zap.Stringer("host_addr", host), zap.Bool("vnet_hdr", f.VnetHdr))
+	case "afxdp":
+		dev, err := afxdp.Open(afxdp.Config{Iface: f.Iface, Queues: f.Shards, Addr: addr.Addr().As4()})
+		if err != nil {
+			return nil, err
+		}
+		st.dev, mac = dev, dev.HWAddr()
+		log.Info("XDP program attached", zap.String("iface", dev.Name()), zap.Int("queues", f.Shards),
+			zap.Stringer("mode", dev.Mode()), zap.Uint32("prog_id", dev.ProgramID()))
+	default:
+		return nil, fmt.Errorf("-driver %q: want tap, afxdp or kernel", f.Driver)
 	}
-	dev, err := tap.Open(tap.Config{Name: f.Iface, Queues: f.Shards, VnetHdr: f.VnetHdr, HostAddr: host})
-	if err != nil {
-		return nil, err
-	}
-	log.Info("tap device up", zap.String("iface", dev.Name()), zap.Int("queues", f.Shards),
-		zap.Stringer("host_addr", host), zap.Bool("vnet_hdr", f.VnetHdr))
-	st := &Stack{Log: log, dev: dev, addr: addr, host: host, report: make([]shardReport, f.Shards)}
+	tcpCfg := opt.TCP
+	dev := st.dev
 	ipcfg := ip.Config{MAC: mac, Addr: addr.Addr().As4(), PrefixLen: addr.Bits()}
 	var fwd *reactor.Forwarder
 	if tcpCfg != nil && f.Shards > 1 {
@@ -120,7 +156,7 @@ func Start(f *Flags, log *zap.Logger, tcpCfg *tcp.Config, setup func(s *shard.Sh
 		}
 	}
 	st.group, err = shard.Start(shard.Config{Shards: f.Shards, CPUs: cpus}, func(s *shard.Shard) error {
-		return st.runShard(s, f.Frames, ipcfg, tcpCfg, fwd, setup)
+		return st.runShard(s, f.Frames, ipcfg, tcpCfg, fwd, opt.Serve)
 	})
 	if err != nil {
 		dev.Close()
@@ -131,7 +167,7 @@ func Start(f *Flags, log *zap.Logger, tcpCfg *tcp.Config, setup func(s *shard.Sh
 	return st, nil
 }
 
-func (st *Stack) runShard(s *shard.Shard, frames int, ipcfg ip.Config, tcpCfg *tcp.Config, fwd *reactor.Forwarder, setup func(*shard.Shard, *reactor.Loop) error) error {
+func (st *Stack) runShard(s *shard.Shard, frames int, ipcfg ip.Config, tcpCfg *tcp.Config, fwd *reactor.Forwarder, setup func(*shard.Shard, stream.Host) error) error {
 	// The slab is mapped (and its pages touched) on the shard's own pinned
 	// thread, so its memory is local to that CPU.
 	slab, err := buf.NewSlab(frames, buf.DefaultFrameSize, buf.DefaultHeadroom)
@@ -167,9 +203,53 @@ func (st *Stack) runShard(s *shard.Shard, frames int, ipcfg ip.Config, tcpCfg *t
 	return err
 }
 
+// startKernel runs the application on Linux's TCP: one pinned epoll
+// loop per shard, each with its own SO_REUSEPORT listener.
+func (st *Stack) startKernel(f *Flags, cpus []int, opt Options) error {
+	cfg := kstack.Config{Addr: netip.AddrPortFrom(st.addr.Addr(), 0), Shards: f.Shards, CPUs: cpus}
+	if opt.TCP != nil {
+		cfg.NoDelay = opt.TCP.NoDelay
+	}
+	g, err := kstack.Start(cfg, func(s *shard.Shard, h *kstack.Host) error {
+		if opt.Serve == nil {
+			return nil
+		}
+		return opt.Serve(s, h)
+	})
+	if err != nil {
+		return err
+	}
+	st.kgroup, st.group = g, nil
+	st.Log.Info("kernel-stack shards started", zap.Int("shards", f.Shards), zap.Stringer("addr", st.addr.Addr()))
+	return nil
+}
+
+// parseAddr reads -addr; the kernel driver ignores a /prefix.
+func parseAddr(f *Flags) (netip.Prefix, error) {
+	if f.Driver == "kernel" && !strings.Contains(f.Addr, "/") {
+		a, err := netip.ParseAddr(f.Addr)
+		if err != nil || !a.Is4() {
+			return netip.Prefix{}, fmt.Errorf("-addr %q: want an IPv4 address such as 127.0.0.1", f.Addr)
+		}
+		return netip.PrefixFrom(a, 32), nil
+	}
+	addr, err := netip.ParsePrefix(f.Addr)
+	if err != nil || !addr.Addr().Is4() {
+		return netip.Prefix{}, fmt.Errorf("-addr %q: want an IPv4 address/prefix such as 198.18.0.2/24", f.Addr)
+	}
+	return addr, nil
+}
+
 // Banner says how to reach the stack; try is the command to suggest.
 func (st *Stack) Banner(w io.Writer, what, try string) {
-	fmt.Fprintf(w, "shardnet: %s on %s over TAP device %s (host side %s)\n", what, st.addr.Addr(), st.dev.Name(), st.host)
+	switch st.driver {
+	case "tap":
+		fmt.Fprintf(w, "shardnet: %s on %s over TAP device %s (host side %s)\n", what, st.addr.Addr(), st.dev.Name(), st.host)
+	case "afxdp":
+		fmt.Fprintf(w, "shardnet: %s on %s over AF_XDP on %s\n", what, st.addr.Addr(), st.dev.Name())
+	default:
+		fmt.Fprintf(w, "shardnet: %s on %s on the kernel's TCP stack\n", what, st.addr.Addr())
+	}
 	fmt.Fprintf(w, "shardnet: try: %s    (Ctrl-C to stop)\n", try)
 }
 
@@ -182,7 +262,13 @@ func (st *Stack) WaitSignal() error {
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sig)
 	failed := make(chan error, 1)
-	go func() { failed <- st.group.Wait() }()
+	go func() {
+		if st.kgroup != nil {
+			failed <- st.kgroup.Wait()
+		} else {
+			failed <- st.group.Wait()
+		}
+	}()
 	select {
 	case s := <-sig:
 		st.Log.Info("stopping", zap.Stringer("signal", s))
@@ -196,6 +282,17 @@ func (st *Stack) WaitSignal() error {
 func (st *Stack) Stop(w io.Writer) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if st.kgroup != nil {
+		err := st.kgroup.Stop(ctx)
+		if werr := st.kgroup.Wait(); err == nil {
+			err = werr
+		}
+		for i, r := range st.kgroup.Stats() {
+			fmt.Fprintf(w, "shard %d kernel: accepted %d refused %d closed %d resets %d, bytes in/out %d/%d, reads %d writes %d epoll_waits %d\n",
+				i, r.Accepted, r.Refused, r.Closed, r.Resets, r.BytesIn, r.BytesOut, r.Reads, r.Writes, r.EpollWaits)
+		}
+		return err
+	}
 	err := st.group.Stop(ctx)
 	if werr := st.group.Wait(); err == nil {
 		err = werr
