@@ -314,14 +314,11 @@ func (c *Conn) acceptable(g *segment) bool {
 
 // trim cuts the parts of an acceptable segment outside the window
 // (§3.10.7.4: "segments with higher beginning sequence numbers ... trimmed
-// to the window"; text below RCV.NXT is a duplicate).
+// to the window"; text below RCV.NXT is a duplicate). It runs after the
+// RST and SYN checks, so g never carries a SYN here: a SYN is never
+// trimmed away (RFC 5961 §4.2 wants a challenge ACK for it instead).
 func (c *Conn) trim(g *segment) {
 	if d := c.rcvNxt.Sub(g.seq); d > 0 {
-		if g.has(wire.TCPFlagSYN) {
-			g.flags &^= wire.TCPFlagSYN
-			d--
-			g.seq = g.seq.Add(1)
-		}
 		k := int(d)
 		if k > len(g.payload) {
 			k = len(g.payload)
@@ -367,6 +364,27 @@ func (c *Conn) segmentArrives(g *segment, now int64) {
 		return
 	}
 
+	// RFC 1337 §3 fix F1 (allowed by RFC 9293 §3.10.7.4, Linux with
+	// tcp_rfc1337=1): a RST in TIME-WAIT is ignored, whatever its sequence
+	// number, so that TIME-WAIT cannot be assassinated (hazard H1) and old
+	// duplicates of this incarnation cannot reach the next.
+	if c.state == StateTimeWait && g.has(wire.TCPFlagRST) {
+		s.drop(DropRstIgnored)
+		return
+	}
+
+	// fourth, check the SYN bit, taken out of order (RFC 5961 §4.2, as
+	// Linux does): a SYN in a synchronized state, "irrespective of the
+	// sequence number", gets a challenge ACK (rate limited) and is
+	// dropped with any data it carries, before PAWS, the sequence check
+	// and trimming, so that no SYN can be trimmed into an acceptable
+	// data segment. A SYN with RST goes through the RST check below; a
+	// SYN in SYN-RECEIVED after a passive open is the step's own case.
+	if g.flags&(wire.TCPFlagSYN|wire.TCPFlagRST) == wire.TCPFlagSYN && (c.state != StateSynReceived || c.active) {
+		c.challengeAck(now)
+		return
+	}
+
 	// RFC 7323 §5.3 R1 (PAWS), before the sequence number check: a
 	// segment whose TSval is older than TS.Recent is a duplicate; ACK it
 	// (unless it is a RST) and drop it.
@@ -379,7 +397,8 @@ func (c *Conn) segmentArrives(g *segment, now int64) {
 		return
 	}
 
-	// first, check sequence number
+	// first, check sequence number (trimming to the window is left until
+	// after the RST and SYN checks, which see the segment as it came)
 	if !c.acceptable(g) {
 		if c.rcvAdv == c.rcvNxt && g.seq == c.rcvNxt && !g.has(wire.TCPFlagSYN|wire.TCPFlagRST) {
 			// Zero receive window: "special allowance should be made to
@@ -410,19 +429,10 @@ func (c *Conn) segmentArrives(g *segment, now int64) {
 			return
 		}
 	}
-	segSeq := g.seq
-	c.trim(g)
-	// RFC 7323 §4.3: if SEG.TSval >= TS.Recent and SEG.SEQ =< Last.ACK.sent,
-	// TS.Recent = SEG.TSval (PAWS already rejected older TSvals). SEG.SEQ
-	// is the segment's own, before trimming: a retransmission of data we
-	// already hold must refresh TS.Recent, or our ACK would echo a stale
-	// TSval and inflate the peer's RTT.
-	if c.tsOK && g.opts.HasTimestamps && segSeq.LessEq(c.lastAckSent) {
-		c.tsRecent = g.opts.TSVal
-	}
 
-	// second, check the RST bit (RFC 5961 §3.2): a RST exactly at RCV.NXT
-	// resets the connection; any other in-window RST gets a challenge ACK.
+	// second, check the RST bit (RFC 5961 §3.2): a RST whose own SEG.SEQ
+	// (not trimmed) is exactly RCV.NXT resets the connection; any other
+	// in-window RST gets a challenge ACK.
 	if g.has(wire.TCPFlagRST) {
 		if g.seq != c.rcvNxt {
 			c.challengeAck(now)
@@ -444,16 +454,22 @@ func (c *Conn) segmentArrives(g *segment, now int64) {
 
 	// third, check security: not implemented (RFC 9293 §3.10.7.4 allows).
 
-	// fourth, check the SYN bit (RFC 5961 §4): a SYN in a synchronized
-	// state, whatever its sequence number, gets a challenge ACK. In
-	// SYN-RECEIVED after a passive open, go back to LISTEN.
+	// fourth, check the SYN bit: synchronized states answered it above;
+	// in SYN-RECEIVED after a passive open, go back to LISTEN.
 	if g.has(wire.TCPFlagSYN) {
-		if c.state == StateSynReceived && !c.active {
-			c.destroy(CloseReset, now)
-			return
-		}
-		c.challengeAck(now)
+		c.destroy(CloseReset, now)
 		return
+	}
+
+	segSeq := g.seq
+	c.trim(g)
+	// RFC 7323 §4.3: if SEG.TSval >= TS.Recent and SEG.SEQ =< Last.ACK.sent,
+	// TS.Recent = SEG.TSval (PAWS already rejected older TSvals). SEG.SEQ
+	// is the segment's own, before trimming: a retransmission of data we
+	// already hold must refresh TS.Recent, or our ACK would echo a stale
+	// TSval and inflate the peer's RTT.
+	if c.tsOK && g.opts.HasTimestamps && segSeq.LessEq(c.lastAckSent) {
+		c.tsRecent = g.opts.TSVal
 	}
 
 	// fifth, check the ACK field

@@ -656,6 +656,45 @@ func TestRFC5961SYNAndAckRange(t *testing.T) {
 	}
 }
 
+// TestRFC5961SYNStraddlingRcvNxt: a SYN that starts just below RCV.NXT
+// with data running past it must not be trimmed into a data segment (the
+// BSD way, which would strip the SYN and take the data): like any SYN in a
+// synchronized state it gets a challenge ACK and is dropped, data and all;
+// once the rate limit is spent it is dropped with no answer. A RST whose
+// data straddles RCV.NXT is judged by its own SEG.SEQ: challenged, not
+// accepted.
+func TestRFC5961SYNStraddlingRcvNxt(t *testing.T) {
+	p := passive(t, passiveOpts{cfg: tcp.Config{ChallengeAckLimit: 2}})
+	h := p.h
+	h.Send(Seg{Seq: p.nxt - 1, Ack: p.rcv, Flags: SYN | ACK | PSH, Payload: []byte("evil")})
+	p.expect(t, "challenge ACK for a SYN|ACK at RCV.NXT-1 with data", Flags(ACK), Seqn(p.rcv), Ackn(p.nxt), PayloadLen(0))
+	h.Send(Seg{Seq: p.nxt - 1, Flags: SYN, Payload: []byte("evil")})
+	p.expect(t, "challenge ACK for a SYN at RCV.NXT-1 with data", Flags(ACK), Ackn(p.nxt))
+	h.Send(Seg{Seq: p.nxt, Ack: p.rcv, Flags: SYN | ACK, Payload: []byte("evil")})
+	h.ExpectNone(t, "no answer once the challenge ACK limit is spent")
+	st := h.Stack.Stats()
+	if len(p.rec.Data) != 0 {
+		t.Fatalf("data on a SYN accepted: %q", p.rec.Data)
+	}
+	if st.ChallengeAcks != 2 || st.Drops[tcp.DropChallengeAck] != 2 || st.Drops[tcp.DropChallengeLimit] != 1 {
+		t.Fatalf("challenge_ack %d (ChallengeAcks %d), challenge_ack_limited %d",
+			st.Drops[tcp.DropChallengeAck], st.ChallengeAcks, st.Drops[tcp.DropChallengeLimit])
+	}
+	if p.c.State() != tcp.StateEstablished {
+		t.Fatalf("state %v", p.c.State())
+	}
+	h.Advance(tcptest.Second)
+	h.Send(Seg{Seq: p.nxt - 2, Ack: p.rcv, Flags: RST | ACK, Payload: []byte("evil")})
+	p.expect(t, "challenge ACK for a RST at RCV.NXT-2 with data", Flags(ACK), Ackn(p.nxt))
+	if p.rec.Closed || len(p.rec.Data) != 0 {
+		t.Fatalf("RST straddling RCV.NXT: events %v", p.rec.Events)
+	}
+	p.seg(ACK, []byte("real"))
+	if string(p.rec.Data) != "real" {
+		t.Fatalf("data after the SYNs: %q", p.rec.Data)
+	}
+}
+
 func TestChallengeAckRateLimit(t *testing.T) {
 	p := passive(t, passiveOpts{cfg: tcp.Config{ChallengeAckLimit: 2}})
 	h := p.h
@@ -892,6 +931,59 @@ func TestTimeWaitReusedByNewSYN(t *testing.T) {
 	}
 	h.Send(Seg{Seq: p.nxt + 100000, Flags: SYN})
 	h.Expect(t, "new SYN-ACK from TIME-WAIT", Flags(SYN|ACK), Ackn(p.nxt+100001))
+}
+
+// TestTimeWaitIgnoresRST: RFC 1337 §3 fix F1. No RST ends TIME-WAIT
+// early (hazard H1): not one exactly at RCV.NXT, not one elsewhere in the
+// window, which gets no challenge ACK either. TIME-WAIT goes on answering
+// and ends on its own timer.
+func TestTimeWaitIgnoresRST(t *testing.T) {
+	p := passive(t, passiveOpts{cfg: tcp.Config{TimeWait: 2 * tcptest.Second}})
+	h := p.h
+	p.c.Close(h.Now)
+	p.expect(t, "FIN", Flags(ACK|FIN))
+	p.seg(ACK|FIN, nil)
+	p.expect(t, "ACK of the FIN", Flags(ACK), Ackn(p.nxt))
+	if h.Stack.Conns() != 1 || p.rec.Reason != tcp.CloseNormal {
+		t.Fatalf("not in TIME-WAIT: conns %d, events %v", h.Stack.Conns(), p.rec.Events)
+	}
+	before := h.Stack.Stats()
+	h.Advance(tcptest.Second)
+	h.Send(Seg{Seq: p.nxt, Flags: RST})
+	h.Send(Seg{Seq: p.nxt, Ack: p.rcv, Flags: RST | ACK})
+	h.Send(Seg{Seq: p.nxt + 100, Flags: RST})
+	h.Send(Seg{Seq: p.nxt, Flags: RST | SYN})
+	h.ExpectNone(t, "no answer to a RST in TIME-WAIT")
+	after := h.Stack.Stats()
+	if h.Stack.Conns() != 1 {
+		t.Fatal("a RST ended TIME-WAIT")
+	}
+	if d := after.Drops[tcp.DropRstIgnored] - before.Drops[tcp.DropRstIgnored]; d != 4 {
+		t.Errorf("rst_ignored moved by %d, want 4", d)
+	}
+	if after.ResetsRecv != before.ResetsRecv || after.ChallengeAcks != before.ChallengeAcks {
+		t.Errorf("ResetsRecv %d -> %d, ChallengeAcks %d -> %d",
+			before.ResetsRecv, after.ResetsRecv, before.ChallengeAcks, after.ChallengeAcks)
+	}
+	n := 0
+	for _, e := range p.rec.Events {
+		if e.Kind == "close" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d OnClose calls: %v", n, p.rec.Events)
+	}
+	// Still TIME-WAIT: an out-of-window segment gets an ACK, and the
+	// timer, not restarted by the RSTs, ends it 2 s after it began.
+	h.Send(Seg{Seq: p.nxt + 1<<20, Ack: p.rcv, Flags: ACK})
+	p.expect(t, "ACK from TIME-WAIT after the RSTs", Flags(ACK), Ackn(p.nxt))
+	h.Advance(tcptest.Second)
+	if h.Stack.Conns() != 0 {
+		t.Fatal("TIME-WAIT did not end on its timer")
+	}
+	h.Send(Seg{Seq: p.nxt, Ack: p.rcv, Flags: ACK})
+	h.Expect(t, "RST once TIME-WAIT is over", Flags(RST))
 }
 
 func TestFinWait2Timeout(t *testing.T) {

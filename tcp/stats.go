@@ -21,7 +21,7 @@ const (
 	DropCookieFailed                     // ACK to a listener whose SYN cookie does not verify
 	DropBadSynAck                        // SYN-SENT: unacceptable ACK (RST sent) or neither SYN nor RST
 	DropListenNoSyn                      // LISTEN: neither SYN nor a valid cookie ACK
-	DropRstIgnored                       // RST that matched nothing or was not acceptable
+	DropRstIgnored                       // RST that matched nothing, was not acceptable, or came in TIME-WAIT (RFC 1337)
 	DropReassemblyFull                   // out-of-order segment over the reassembly bound
 	DropRecvBufFull                      // in-window data that did not fit the receive buffer
 	DropStateClosed                      // data after our side stopped accepting (e.g. after FIN)
