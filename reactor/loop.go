@@ -57,9 +57,15 @@ type Stats struct {
 	Timers     uint64 // timer callbacks fired
 	Messages   uint64 // inbox funcs and mailbox messages handled
 	MailFull   uint64 // a message to another shard was dropped: its mailbox was full
-	Forwarded  uint64 // frames passed to the shard owning their flow
-	ForwardIn  uint64 // frames received from other shards
-	FwdDrops   uint64 // frames that could not be forwarded (ring full) or taken in (slab empty)
+	Forwarded  uint64 // frames passed to the shard owning their flow (by port)
+	ForwardIn  uint64 // frames received from other shards and processed here
+	FwdDrops   uint64 // frames that could not be forwarded (ring full; SYNs excepted) or taken in (slab empty)
+	// Segments that matched no flow here (passive flows a peer moved to
+	// another queue; see Forwarder):
+	MissForwarded uint64 // passed on to ask the next shard (first asks and relays)
+	MissFound     uint64 // asked for by another shard and owned here: processed
+	MissReturned  uint64 // owned by no other shard: handed back to the shard that first got them
+	SynLocal      uint64 // SYNs answered here because the next shard's ring was full
 }
 
 // Message kinds between shards' loops.
@@ -268,9 +274,22 @@ func (l *Loop) RunOnce(now int64) bool {
 		p := l.rx[i]
 		l.rx[i] = nil
 		if l.fwd != nil {
-			if o := l.fwd.steer(p.Data(), l.addr); o >= 0 && o != l.sh.ID {
-				l.forward(p, o)
-				continue
+			if o, hops := l.fwd.route(p.Data(), l.addr, l.sh.ID, l.tcp); o >= 0 {
+				if l.forward(p.Data(), o, hops) {
+					if hops == hopDeliver {
+						l.stats.Forwarded++
+					} else {
+						l.stats.MissForwarded++
+					}
+					p.Release()
+					continue
+				}
+				if hops == hopDeliver || !pureSYN(p.Data(), l.addr) {
+					l.stats.FwdDrops++
+					p.Release()
+					continue
+				}
+				l.stats.SynLocal++ // cannot ask: answer it here
 			}
 		}
 		l.ip.Input(p, now)
@@ -349,20 +368,22 @@ func (l *Loop) drainMail(now int64) int {
 	return n
 }
 
-// forward copies p to shard o's ring and releases it here.
-func (l *Loop) forward(p *buf.Packet, o int) {
-	if l.fwd.rings[l.sh.ID][o].push(p.Data()) {
-		l.stats.Forwarded++
-		if !l.sh.Send(o, shard.Message{Kind: msgDoorbell}) {
-			l.stats.MailFull++ // the owner is busy with mail: it will see the ring
-		}
-	} else {
-		l.stats.FwdDrops++
+// forward copies frame to shard o's ring with mark hops and rings its
+// doorbell. It is false if the ring is full. The caller keeps (and
+// releases) frame and counts what happened to it.
+func (l *Loop) forward(frame []byte, o int, hops uint8) bool {
+	if !l.fwd.rings[l.sh.ID][o].push(frame, hops) {
+		return false
 	}
-	p.Release()
+	if !l.sh.Send(o, shard.Message{Kind: msgDoorbell}) {
+		l.stats.MailFull++ // the owner is busy with mail: it will see the ring
+	}
+	return true
 }
 
-// takeForwarded processes up to 64 frames from each other shard's ring.
+// takeForwarded handles up to 64 frames from each other shard's ring:
+// each is processed here (copied into our slab) or, if it asks for a flow
+// we do not have, passed on without copying it here (see Forwarder).
 func (l *Loop) takeForwarded(now int64) int {
 	n := 0
 	for from := 0; from < l.fwd.n; from++ {
@@ -371,9 +392,29 @@ func (l *Loop) takeForwarded(now int64) int {
 			continue
 		}
 		for k := 0; k < 64; k++ {
-			b, ok := r.peek()
+			b, hops, ok := r.peek()
 			if !ok {
 				break
+			}
+			n++
+			if to, next := l.fwd.relay(b, l.addr, l.sh.ID, hops, l.tcp); to >= 0 {
+				if l.forward(b, to, next) {
+					if next == hopDeliver {
+						l.stats.MissReturned++
+					} else {
+						l.stats.MissForwarded++
+					}
+					r.advance()
+					continue
+				}
+				if !pureSYN(b, l.addr) {
+					l.stats.FwdDrops++
+					r.advance()
+					continue
+				}
+				l.stats.SynLocal++ // cannot pass it on: answer it here
+			} else if hops != hopDeliver {
+				l.stats.MissFound++
 			}
 			if p := l.slab.Alloc(); p == nil {
 				l.stats.FwdDrops++
@@ -386,7 +427,6 @@ func (l *Loop) takeForwarded(now int64) int {
 				l.ip.Input(p, now)
 			}
 			r.advance()
-			n++
 		}
 	}
 	return n

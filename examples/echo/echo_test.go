@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/shardnet/shardnet/internal/nstest"
+	"github.com/shardnet/shardnet/shard"
 )
 
 // TestEchoBinary runs the real echo program in a namespace and has kernel
@@ -21,13 +22,36 @@ import (
 func TestEchoBinary(t *testing.T) {
 	nstest.RequireRoot(t)
 	bin := nstest.Build(t, ".")
-	for _, shards := range []int{1, 2} {
-		t.Run(fmt.Sprintf("shards=%d", shards), func(t *testing.T) {
-			ns := nstest.New(t, "shn-echo")
-			subnet := 1 + mrand.IntN(250)
-			addr := fmt.Sprintf("198.18.%d.2", subnet)
-			p := ns.Start(t, 90*time.Second, "try: nc "+addr+" 7", bin, "-iface", fmt.Sprintf("shn%x", mrand.Uint32()), "-port", "7",
-				"-addr", addr+"/24", "-host-addr", fmt.Sprintf("198.18.%d.1/24", subnet), "-shards", fmt.Sprint(shards))
+	for _, c := range []struct {
+		driver string
+		shards int
+	}{{"tap", 1}, {"tap", 2}, {"afxdp", 2}} {
+		shards := c.shards
+		name := fmt.Sprintf("shards=%d", shards)
+		if c.driver != "tap" {
+			name = c.driver + "/" + name
+		}
+		t.Run(name, func(t *testing.T) {
+			var ns *nstest.NS // where the clients run
+			var p *nstest.Program
+			var addr string
+			if c.driver == "afxdp" {
+				nstest.RequireRoot(t, "ethtool")
+				if cpus, _ := shard.AllowedCPUs(); len(cpus) < shards {
+					t.Skipf("needs %d CPUs, has %d", shards, len(cpus))
+				}
+				var srv *nstest.NS
+				var iface string
+				srv, ns, iface, addr = vethPair(t, shards)
+				p = srv.Start(t, 90*time.Second, "try: nc "+addr+" 7", bin, "-driver", "afxdp", "-iface", iface, "-port", "7",
+					"-addr", addr+"/24", "-shards", fmt.Sprint(shards))
+			} else {
+				ns = nstest.New(t, "shn-echo")
+				subnet := 1 + mrand.IntN(250)
+				addr = fmt.Sprintf("198.18.%d.2", subnet)
+				p = ns.Start(t, 90*time.Second, "try: nc "+addr+" 7", bin, "-iface", fmt.Sprintf("shn%x", mrand.Uint32()), "-port", "7",
+					"-addr", addr+"/24", "-host-addr", fmt.Sprintf("198.18.%d.1/24", subnet), "-shards", fmt.Sprint(shards))
+			}
 			const conns = 16
 			var wg sync.WaitGroup
 			errs := make(chan error, conns)
@@ -60,6 +84,29 @@ func TestEchoBinary(t *testing.T) {
 			}
 		})
 	}
+}
+
+// vethPair makes two namespaces joined by a veth pair with queues RX and
+// TX queues per end: srv holds iface, for the program (the stack is addr),
+// cli the peer end (.1/24, full checksums, fixed TX hash as with a NIC's
+// RSS: net.core.txrehash=0).
+func vethPair(t *testing.T, queues int) (srv, cli *nstest.NS, iface, addr string) {
+	t.Helper()
+	srv, cli = nstest.New(t, "shn-exs"), nstest.New(t, "shn-exc")
+	subnet := 1 + mrand.IntN(250)
+	iface, peer := fmt.Sprintf("xs%x", mrand.Uint32()), fmt.Sprintf("xc%x", mrand.Uint32())
+	q := fmt.Sprint(queues)
+	srv.MustRun(t, "ip", "link", "add", iface, "numtxqueues", q, "numrxqueues", q, "type", "veth",
+		"peer", "name", peer, "numtxqueues", q, "numrxqueues", q, "netns", cli.Name)
+	for _, ns := range []*nstest.NS{srv, cli} {
+		ns.MustRun(t, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
+	}
+	cli.MustRun(t, "ip", "addr", "add", fmt.Sprintf("198.18.%d.1/24", subnet), "dev", peer)
+	cli.MustRun(t, "ethtool", "-K", peer, "tx", "off")
+	cli.MustRun(t, "sysctl", "-qw", "net.core.txrehash=0")
+	srv.MustRun(t, "ip", "link", "set", iface, "up")
+	cli.MustRun(t, "ip", "link", "set", peer, "up")
+	return srv, cli, iface, fmt.Sprintf("198.18.%d.2", subnet)
 }
 
 // roundTrip sends size random bytes, half-closes, and checks the same

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/shardnet/shardnet/internal/nstest"
+	"github.com/shardnet/shardnet/shard"
 )
 
 // server is httpd running in a namespace on one driver.
@@ -40,6 +41,48 @@ func startHTTPD(t *testing.T, bin, driver string, shards int) *server {
 	return &server{ns: ns, p: p, addr: ip + ":8080"}
 }
 
+// startHTTPDXDP runs httpd over AF_XDP: a veth pair with shards queues
+// per end between two fresh namespaces, httpd on one end (-driver afxdp),
+// and the returned server's namespace, for the clients, on the other.
+// The peer sends full checksums (AF_XDP sees frames as sent) and keeps
+// each socket's TX hash (net.core.txrehash=0), as a NIC's RSS would.
+func startHTTPDXDP(t *testing.T, bin string, shards int) *server {
+	t.Helper()
+	srvNS, cliNS := vethPair(t, "shn-hx", shards)
+	args := []string{"-driver", "afxdp", "-iface", srvNS.iface, "-addr", srvNS.addr + "/24", "-port", "8080", "-root", "www",
+		"-shards", fmt.Sprint(shards)}
+	p := srvNS.Start(t, 120*time.Second, "try: curl http://"+srvNS.addr+":8080/", bin, args...)
+	return &server{ns: cliNS, p: p, addr: srvNS.addr + ":8080"}
+}
+
+// xdpNS is the namespace holding the veth end a program drives.
+type xdpNS struct {
+	*nstest.NS
+	iface string
+	addr  string // the stack's address
+}
+
+// vethPair makes two namespaces joined by a veth pair with queues RX and
+// TX queues per end; the peer end has .1/24, the stack will be .2.
+func vethPair(t *testing.T, prefix string, queues int) (*xdpNS, *nstest.NS) {
+	t.Helper()
+	srv, cli := nstest.New(t, prefix+"s"), nstest.New(t, prefix+"c")
+	subnet := 1 + rand.IntN(250)
+	a, b := fmt.Sprintf("xs%x", rand.Uint32()), fmt.Sprintf("xc%x", rand.Uint32())
+	q := fmt.Sprint(queues)
+	srv.MustRun(t, "ip", "link", "add", a, "numtxqueues", q, "numrxqueues", q, "type", "veth",
+		"peer", "name", b, "numtxqueues", q, "numrxqueues", q, "netns", cli.Name)
+	for _, ns := range []*nstest.NS{srv, cli} {
+		ns.MustRun(t, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
+	}
+	cli.MustRun(t, "ip", "addr", "add", fmt.Sprintf("198.18.%d.1/24", subnet), "dev", b)
+	cli.MustRun(t, "ethtool", "-K", b, "tx", "off")
+	cli.MustRun(t, "sysctl", "-qw", "net.core.txrehash=0")
+	srv.MustRun(t, "ip", "link", "set", a, "up")
+	cli.MustRun(t, "ip", "link", "set", b, "up")
+	return &xdpNS{NS: srv, iface: a, addr: fmt.Sprintf("198.18.%d.2", subnet)}, cli
+}
+
 func (s *server) curl(t *testing.T, args ...string) string {
 	t.Helper()
 	out, err := s.ns.Run(30*time.Second, "curl", append([]string{"-sS", "--max-time", "20"}, args...)...)
@@ -50,9 +93,13 @@ func (s *server) curl(t *testing.T, args ...string) string {
 }
 
 func TestHTTPD(t *testing.T) {
-	nstest.RequireRoot(t, "ping", "curl", "ab", "h2load", "wrk")
+	nstest.RequireRoot(t, "ping", "curl", "ab", "h2load", "wrk", "ethtool")
 	bin := nstest.Build(t, ".")
 	index, err := os.ReadFile("www/index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob, err := os.ReadFile("www/data/256k.bin")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,11 +107,19 @@ func TestHTTPD(t *testing.T) {
 	for _, c := range []struct {
 		driver string
 		shards int
-	}{{"tap", 1}, {"tap", 2}, {"kernel", 2}} {
+	}{{"tap", 1}, {"tap", 2}, {"afxdp", 2}, {"kernel", 2}} {
 		t.Run(fmt.Sprintf("%s/shards=%d", c.driver, c.shards), func(t *testing.T) {
-			s := startHTTPD(t, bin, c.driver, c.shards)
+			var s *server
+			if c.driver == "afxdp" {
+				if cpus, _ := shard.AllowedCPUs(); len(cpus) < c.shards {
+					t.Skipf("needs %d CPUs, has %d", c.shards, len(cpus))
+				}
+				s = startHTTPDXDP(t, bin, c.shards)
+			} else {
+				s = startHTTPD(t, bin, c.driver, c.shards)
+			}
 			host := strings.Split(s.addr, ":")[0]
-			if c.driver == "tap" {
+			if c.driver != "kernel" {
 				if out, err := s.ns.Run(30*time.Second, "ping", "-n", "-c", "3", "-i", "0.1", "-w", "20", host); err != nil ||
 					!strings.Contains(out, "3 packets transmitted, 3 received") {
 					t.Fatalf("ping: %v\n%s", err, out)
@@ -92,6 +147,9 @@ func TestHTTPD(t *testing.T) {
 			if full != "200 262144" {
 				t.Fatalf("GET /data/256k.bin gave %q", full)
 			}
+			if got := s.curl(t, url+"/data/256k.bin"); got != string(blob) {
+				t.Fatalf("GET /data/256k.bin: %d bytes that differ from the file", len(got))
+			}
 			// Load generators: no failed request may appear.
 			out, err := s.ns.Run(60*time.Second, "ab", "-k", "-n", "4000", "-c", "16", url+"/hello.txt")
 			if err != nil || !regexp.MustCompile(`Failed requests:\s+0\b`).MatchString(out) || !strings.Contains(out, "Complete requests:      4000") {
@@ -113,12 +171,14 @@ func TestHTTPD(t *testing.T) {
 			}
 		})
 	}
-	if t.Failed() {
+	if t.Failed() || bad["kernel"] == nil {
 		return
 	}
 	for i, req := range badReqs {
-		if bad["tap"][i] != bad["kernel"][i] {
-			t.Errorf("%q: shardnet answered %q, kernel backend %q", req.name, bad["tap"][i], bad["kernel"][i])
+		for _, drv := range []string{"tap", "afxdp"} {
+			if b := bad[drv]; b != nil && b[i] != bad["kernel"][i] {
+				t.Errorf("%q: shardnet on %s answered %q, kernel backend %q", req.name, drv, b[i], bad["kernel"][i])
+			}
 		}
 	}
 }

@@ -32,7 +32,26 @@ import (
 // verified, both shards must own connections and no frame may be lost to
 // steering. While the program is attached, the host's own address on the
 // same interface must keep answering; after Close no program is left.
+//
+// It runs twice. "fixed-hash": the peer keeps each socket's TX hash
+// (net.core.txrehash=0), as a NIC's RSS would, so passive flows stay on
+// the shard that got the SYN. "rehash-loss": Linux's default
+// (txrehash=1) with 2 % of the frames each way dropped by nftables in the
+// peer namespace: every RTO or spurious retransmission makes the kernel
+// draw a new TX hash and move the flow to the other RX queue, and the
+// shard that does not own it must pass its segments on (Stats.
+// MissForwarded) instead of answering with a RST. The rings have the
+// library's default size there.
 func TestInteropAFXDP(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		rehash bool
+	}{{"fixed-hash", false}, {"rehash-loss", true}} {
+		t.Run(c.name, func(t *testing.T) { interopAFXDP(t, c.rehash) })
+	}
+}
+
+func interopAFXDP(t *testing.T, rehash bool) {
 	nstest.RequireRoot(t, "ping", "ethtool")
 	const shards = 2
 	if cpus, _ := shard.AllowedCPUs(); len(cpus) < shards {
@@ -74,9 +93,25 @@ func TestInteropAFXDP(t *testing.T) {
 	// On veth the peer's TX queue is the RX queue, chosen by the socket's
 	// tx hash; by default the kernel draws a new one after an RTO or a
 	// spurious retransmit (net.core.txrehash), which moves a flow to the
-	// other shard. A NIC's RSS hashes the 4-tuple and never does: keep the
-	// hash fixed, since passive flows are not forwarded.
-	peerNS.MustRun(t, "sysctl", "-qw", "net.core.txrehash=0")
+	// other shard. A NIC's RSS hashes the 4-tuple and never does.
+	if !rehash {
+		peerNS.MustRun(t, "sysctl", "-qw", "net.core.txrehash=0")
+	} else {
+		nstest.RequireRoot(t, "nft")
+		peerNS.MustRun(t, "sysctl", "-qw", "net.core.txrehash=1")
+		// Real loss both ways, past the kernel's TCP: dropped on the
+		// peer's egress after TCP sent it, and on its ingress before TCP
+		// sees it. ARP is left alone.
+		peerNS.MustRun(t, "nft", "add", "table", "netdev", "shnloss")
+		for _, r := range []struct{ chain, hook, match string }{
+			{"out", "egress", "daddr"}, {"in", "ingress", "saddr"},
+		} {
+			peerNS.MustRun(t, "nft", "add", "chain", "netdev", "shnloss", r.chain,
+				fmt.Sprintf("{ type filter hook %s device %s priority 0; }", r.hook, peerIf))
+			peerNS.MustRun(t, "nft", "add", "rule", "netdev", "shnloss", r.chain,
+				"ip", r.match, stackIP.String(), "numgen", "random", "mod", "100", "<", "2", "drop")
+		}
+	}
 
 	dev, err := afxdp.Open(afxdp.Config{Iface: snIf, Queues: shards, Addr: stackIP.As4(), NetNS: snNS.Handle})
 	if errors.Is(err, afxdp.ErrUnsupported) {
@@ -110,7 +145,11 @@ func TestInteropAFXDP(t *testing.T) {
 	// and almost nothing is forwarded). The rings hold what the kernel can
 	// have in flight to one shard's dialed flows: 32 receive windows of
 	// 256 KiB (about 5.7k segments) and their ACKs.
-	fwd, err := reactor.NewForwarder(shards, 32768, 60999, 8192, buf.DefaultFrameSize)
+	slots := 8192
+	if rehash {
+		slots = 0 // the library default
+	}
+	fwd, err := reactor.NewForwarder(shards, 32768, 60999, slots, buf.DefaultFrameSize)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,11 +314,15 @@ func TestInteropAFXDP(t *testing.T) {
 	}
 	stop()
 	var passive [shards]uint64
+	var missed uint64
 	for i := 0; i < shards; i++ {
 		f := <-finals
 		passive[f.id] = f.tcp.PassiveOpens
-		t.Logf("shard %d: passive %d active %d established %d, forwarded out/in %d/%d, forward drops %d, retransmits %d",
-			f.id, f.tcp.PassiveOpens, f.tcp.ActiveOpens, f.tcp.Established, f.loop.Forwarded, f.loop.ForwardIn, f.loop.FwdDrops, f.tcp.Retransmits)
+		missed += f.loop.MissForwarded
+		t.Logf("shard %d: passive %d active %d established %d, forwarded out/in %d/%d, forward drops %d, retransmits %d (rto %d), "+
+			"no-flow segments asked/found/returned %d/%d/%d, resets sent %d",
+			f.id, f.tcp.PassiveOpens, f.tcp.ActiveOpens, f.tcp.Established, f.loop.Forwarded, f.loop.ForwardIn, f.loop.FwdDrops,
+			f.tcp.Retransmits, f.tcp.RTOs, f.loop.MissForwarded, f.loop.MissFound, f.loop.MissReturned, f.tcp.ResetsSent)
 		if f.leak != 0 {
 			t.Errorf("shard %d: %d slab frames leaked", f.id, f.leak)
 		}
@@ -289,6 +332,9 @@ func TestInteropAFXDP(t *testing.T) {
 		if f.tcp.ActiveOpens != perShard {
 			t.Errorf("shard %d made %d active opens, want %d", f.id, f.tcp.ActiveOpens, perShard)
 		}
+	}
+	if rehash && missed == 0 {
+		t.Errorf("no segment of a moved flow was passed on: the loss did not make the kernel rehash")
 	}
 	if passive[0] == 0 || passive[1] == 0 || passive[0]+passive[1] != kernelConns {
 		t.Errorf("kernel connections per shard %v: both shards must own some, %d in all", passive, kernelConns)
