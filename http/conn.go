@@ -90,6 +90,8 @@ type conn struct {
 	peerClosed bool
 	closed     bool   // Close called
 	gen        uint32 // bumped each time the state is released
+
+	prevA, nextA *conn // the open connections (Server.active), for Drain
 }
 
 // onData handles the unconsumed input data and returns how much of it was
@@ -290,7 +292,7 @@ func (cn *conn) serve(head, body []byte, now int64) {
 	c.head, c.req, c.path, c.body = head, req, p, body
 	c.status = 200
 	c.now, c.unix = now, s.date.unix
-	cn.closeAfter = !req.keepAlive
+	cn.closeAfter = !req.keepAlive || s.draining
 	s.stats.Requests++
 	s.handler(c)
 	if c.close {
@@ -423,6 +425,9 @@ func (cn *conn) settle(now int64, drained bool) bool {
 				cn.srv.stats.IncompleteAtEOF++
 			}
 			cn.state = stClosing
+		}
+		if cn.srv.draining && cn.state == stHead && !cn.begun && !cn.paused {
+			cn.state = stClosing // idle while draining: close now
 		}
 		if cn.state == stClosing {
 			cn.closeConn(now)

@@ -96,6 +96,9 @@ type Server struct {
 	free  *conn // free list of connection states
 	nfree int
 
+	active   *conn // open connections, linked through prevA/nextA (drain.go)
+	draining bool  // Drain was called: every connection closes once idle
+
 	stats Stats
 }
 
@@ -149,6 +152,7 @@ func (s *Server) OnOpen(c stream.Conn, now int64) {
 	c.SetNoDelay(true)
 	s.stats.ConnsOpened++
 	s.stats.ConnsActive++
+	s.link(cn)
 	cn.armTimer(now)
 }
 
@@ -184,6 +188,7 @@ func (s *Server) OnClose(c stream.Conn, _ stream.CloseReason, now int64) {
 	c.SetContext(nil)
 	s.stats.ConnsClosed++
 	s.stats.ConnsActive--
+	s.unlink(cn)
 	s.put(cn)
 }
 

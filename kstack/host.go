@@ -129,7 +129,7 @@ func (h *Host) Listen(port uint16, hd stream.Handler) error {
 	}
 	if port != 0 {
 		for _, l := range h.lns {
-			if l.addr.Port() == port {
+			if l.fd >= 0 && l.addr.Port() == port {
 				return fmt.Errorf("kstack: port %d: already listening on this shard", port)
 			}
 		}
@@ -308,7 +308,7 @@ func (h *Host) event(c *Conn, e uint32, now int64) {
 
 // accept takes every pending connection on l.
 func (h *Host) accept(l *listener, now int64) {
-	for !h.closed {
+	for !h.closed && l.fd >= 0 { // fd < 0: closed by Unlisten
 		fd, e := accept4(l.fd, &h.sa, &h.salen)
 		switch e {
 		case 0:
@@ -438,7 +438,9 @@ func (h *Host) Close(now int64) {
 	h.now = now
 	for _, l := range h.lns {
 		h.wheel.Cancel(&l.retry)
-		unix.Close(l.fd)
+		if l.fd >= 0 {
+			unix.Close(l.fd)
+		}
 		l.fd = -1
 	}
 	h.closed = true // no more accepts

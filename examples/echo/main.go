@@ -11,12 +11,8 @@ import (
 	"fmt"
 	"os"
 
-	"go.uber.org/zap"
-
 	"github.com/shardnet/shardnet/examples/internal/app"
-	"github.com/shardnet/shardnet/shard"
 	"github.com/shardnet/shardnet/stream"
-	"github.com/shardnet/shardnet/tcp"
 )
 
 // echo answers each connection's bytes with the same bytes. It consumes
@@ -57,33 +53,17 @@ func main() {
 	var f app.Flags
 	f.Register(flag.CommandLine)
 	port := flag.Int("port", 7, "TCP port to echo on")
-	logLevel := zap.LevelFlag("log-level", zap.InfoLevel, "log level: debug, info, warn, error")
 	flag.Parse()
 	if *port < 1 || *port > 65535 {
 		fmt.Fprintf(os.Stderr, "echo: -port %d: want 1..65535\n", *port)
 		os.Exit(2)
 	}
-	log, err := app.NewLogger(*logLevel)
+	st, err := f.New()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "echo:", err)
-		os.Exit(1)
+		app.Fail("echo", err)
 	}
-	defer log.Sync()
-
-	st, err := app.Start(&f, log, app.Options{TCP: &tcp.Config{}, Serve: func(s *shard.Shard, h stream.Host) error {
-		return h.Listen(uint16(*port), echo{})
-	}})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "echo:", err)
-		os.Exit(1)
+	if err := st.HandleStream(uint16(*port), func(int) stream.Handler { return echo{} }); err != nil {
+		app.Fail("echo", err)
 	}
-	st.Banner(os.Stdout, fmt.Sprintf("echo on port %d", *port), fmt.Sprintf("nc %s %d", st.Addr(), *port))
-	runErr := st.WaitSignal()
-	if err := st.Stop(os.Stdout); err != nil && runErr == nil {
-		runErr = err
-	}
-	if runErr != nil {
-		fmt.Fprintln(os.Stderr, "echo:", runErr)
-		os.Exit(1)
-	}
+	os.Exit(app.Run(st, os.Stdout, f.DrainTimeout, fmt.Sprintf("echo on port %d", *port), fmt.Sprintf("nc %s %d", st.Addr(), *port)))
 }

@@ -81,7 +81,14 @@ func (p *Program) Stderr() string { return p.stderr.String() }
 // unless it exited with status 0, and returns the rest of its output.
 func (p *Program) Interrupt() string {
 	p.t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+	return p.Signal(syscall.SIGINT)
+}
+
+// Signal sends sig, waits for the program to exit, fails the test unless
+// it exited with status 0, and returns the rest of its output.
+func (p *Program) Signal(sig syscall.Signal) string {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
 		p.t.Fatal(err)
 	}
 	var rest strings.Builder
