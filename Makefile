@@ -10,7 +10,7 @@ SOAK_TIME ?= 10m
 BENCHTIME ?= 1s
 PKGS      := ./...
 
-.PHONY: all build run echo test test-short soak bench fuzz lint deps clean
+.PHONY: all build run echo test test-short soak bench bench-micro fuzz lint deps clean
 
 all: build
 
@@ -34,6 +34,7 @@ echo: deps build
 # saying why) and lint. -race covers the lock-free shard code.
 test: deps lint
 	$(GO) test -race -count=1 -timeout 12m $(PKGS)
+	cd perf && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
@@ -45,8 +46,19 @@ soak: deps
 	@if [ "$$(id -u)" != 0 ]; then echo "make soak: the namespace and TAP device need root: run 'sudo make soak'" >&2; exit 1; fi
 	$(GO) test -count=1 -v -timeout 0 -run '^TestSoak$$' ./internal/soak/ -soak.time=$(SOAK_TIME)
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS)
+# shardnet's httpd (AF_XDP, TAP, kernel backend) against net/http, fasthttp
+# and nginx, in namespaces it builds and removes; results in perf/results/.
+# BENCH_QUICK=1 runs a 2-minute subset; BENCH_ARGS passes more flags
+# (e.g. -rounds 5 -duration 20s -shards 2 -servers nginx,shardnet-afxdp).
+bench: deps
+	@if [ "$$(id -u)" != 0 ]; then echo "make bench: namespaces and XDP need root: run 'sudo make bench'" >&2; exit 1; fi
+	cd perf && $(GO) run ./cmd/bench -repo .. -out results $(if $(BENCH_QUICK),-quick) $(BENCH_ARGS)
+
+# Go micro-benchmarks of the hot paths, ready for benchstat.
+BENCHCOUNT ?= 1
+bench-micro:
+	@mkdir -p perf/results
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) $(PKGS) | tee perf/results/micro-$$(date +%Y-%m-%d).txt
 
 # Runs every fuzz target for FUZZTIME each.
 fuzz:

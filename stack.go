@@ -269,6 +269,11 @@ func (st *Stack) startShardnet(setups []func(*shardState) error) error {
 			fields = append(fields, zap.String("replaced", r))
 		}
 		st.log.Info("XDP program attached", fields...)
+		if hw := dev.HWQueues(); hw > cfg.Shards {
+			st.log.Warn("the interface has more queues than shards: flows the NIC hashes to the others reach the kernel, not the stack; run one shard per queue or lower the queue count",
+				zap.String("iface", dev.Name()), zap.Int("queues", hw), zap.Int("shards", cfg.Shards),
+				zap.String("fix", fmt.Sprintf("ethtool -L %s combined %d", dev.Name(), cfg.Shards)))
+		}
 	}
 	st.mu.Lock()
 	st.devName = st.dev.Name()

@@ -101,6 +101,7 @@ type Device struct {
 	mac      [6]byte
 	mtu      int
 	nqueues  int
+	hwqueues int // the interface's queues (≥ nqueues)
 	ringSize uint32
 	zc       bool
 	ns       netns.NsHandle // our dup, or -1
@@ -209,7 +210,7 @@ func (d *Device) probe(queues int) error {
 		return fmt.Errorf("%w: %s has %d queue(s) (%s), %d asked; raise it with ethtool -L %s combined %d, or run fewer shards",
 			ErrQueues, d.name, have, how, queues, d.name, queues)
 	}
-	d.nqueues = queues
+	d.nqueues, d.hwqueues = queues, have
 	return nil
 }
 
@@ -378,6 +379,13 @@ func (d *Device) MTU() int { return d.mtu }
 
 // NumQueues is Config.Queues.
 func (d *Device) NumQueues() int { return d.nqueues }
+
+// HWQueues is how many queues the interface has. Frames the NIC steers to
+// a queue at or above NumQueues have no socket: the XDP program passes
+// them to the kernel, which does not know the stack's address, so such
+// flows fail. Run one shard per queue, or lower the queue count
+// (ethtool -L <iface> combined <shards>).
+func (d *Device) HWQueues() int { return d.hwqueues }
 
 // Mode is the mode the program was attached in (driver or generic).
 func (d *Device) Mode() Mode { return d.mode }

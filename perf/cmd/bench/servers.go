@@ -1,0 +1,238 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// server is one contender: how to start it and where to reach it.
+type server struct {
+	Name string
+	Host string // address the client connects to
+	argv []string
+	env  []string
+	conf func(dir string) error // writes a config file before start (nginx)
+}
+
+type binaries struct{ httpd, nethttp, fasthttp string }
+
+// buildServers builds shardnet's httpd (main module) and the reference
+// servers (this module) into work.
+func buildServers(repo, work string) (binaries, error) {
+	b := binaries{
+		httpd:    filepath.Join(work, "httpd"),
+		nethttp:  filepath.Join(work, "nethttp"),
+		fasthttp: filepath.Join(work, "fasthttp"),
+	}
+	steps := []struct{ dir, out, pkg string }{
+		{repo, b.httpd, "./examples/httpd"},
+		{filepath.Join(repo, "perf"), b.nethttp, "./servers/nethttp"},
+		{filepath.Join(repo, "perf"), b.fasthttp, "./servers/fasthttp"},
+	}
+	for _, s := range steps {
+		cmd := exec.Command("go", "build", "-o", s.out, s.pkg)
+		cmd.Dir = s.dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return b, fmt.Errorf("building %s: %v\n%s", s.pkg, err, out)
+		}
+	}
+	return b, nil
+}
+
+// makeSite writes the files every server serves.
+func makeSite(www string) error {
+	if err := os.MkdirAll(www, 0o755); err != nil {
+		return err
+	}
+	files := map[string]int{"1k.bin": 1 << 10, "100k.bin": 100 << 10, "256m.bin": 256 << 20}
+	for name, size := range files {
+		b := make([]byte, size)
+		rand.Read(b)
+		if err := os.WriteFile(filepath.Join(www, name), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(filepath.Join(www, "index.html"), []byte("<!doctype html><title>bench</title><p>shardnet bench\n"), 0o644)
+}
+
+func allServers(b binaries, www string, t *topology, o *options) []server {
+	n := strconv.Itoa(o.shards)
+	cpus := o.serverCPU
+	httpd := func(extra ...string) []string {
+		return inNS(t.srv, cpus, append([]string{b.httpd, "-root", www, "-port", port, "-shards", n, "-cpus", cpus, "-log-level", "warn"}, extra...)...)
+	}
+	gomax := "GOMAXPROCS=" + n
+	return []server{
+		{Name: "shardnet-afxdp", Host: afxdpIP, argv: httpd("-driver", "afxdp", "-iface", t.srvIf, "-addr", afxdpIP+"/24")},
+		{Name: "shardnet-tap", Host: tapStackIP, argv: httpd("-driver", "tap", "-iface", "shb0", "-addr", tapStackIP+"/16", "-host-addr", tapHostIP+"/16")},
+		{Name: "shardnet-kernel", Host: kernelIP, argv: httpd("-driver", "kernel", "-addr", kernelIP)},
+		{Name: "nethttp", Host: kernelIP, argv: inNS(t.srv, cpus, b.nethttp, "-addr", kernelIP+":"+port, "-root", www), env: []string{gomax}},
+		{Name: "fasthttp", Host: kernelIP, argv: inNS(t.srv, cpus, b.fasthttp, "-addr", kernelIP+":"+port, "-root", www), env: []string{gomax}},
+		{Name: "nginx", Host: kernelIP, conf: nginxConf(www, o.shards), argv: nil},
+	}
+}
+
+// nginxConf writes an nginx.conf: one worker per shard, sendfile, no
+// access log, /plaintext answered from the config.
+func nginxConf(www string, workers int) func(dir string) error {
+	return func(dir string) error {
+		aff := make([]string, workers)
+		for i := range aff {
+			aff[i] = strings.Repeat("0", workers-1-i) + "1" + strings.Repeat("0", i)
+		}
+		conf := fmt.Sprintf(`worker_processes %d;
+worker_cpu_affinity %s;
+daemon off;
+pid %s/nginx.pid;
+error_log %s/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 1000000;
+    client_body_temp_path %s;
+    proxy_temp_path %s;
+    fastcgi_temp_path %s;
+    uwsgi_temp_path %s;
+    scgi_temp_path %s;
+    types { text/html html; application/octet-stream bin; }
+    server {
+        listen %s:%s reuseport;
+        root %s;
+        location = /plaintext { default_type text/plain; return 200 "Hello, World!"; }
+    }
+}
+`, workers, strings.Join(aff, " "), dir, dir, dir, dir, dir, dir, dir, kernelIP, port, www)
+		return os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o644)
+	}
+}
+
+func selectServers(all []server, names string) []server {
+	if names == "" {
+		return all
+	}
+	var out []server
+	for _, n := range strings.Split(names, ",") {
+		for _, s := range all {
+			if s.Name == strings.TrimSpace(n) {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// running is a started server.
+type running struct {
+	cmd    *exec.Cmd
+	stderr *bytes.Buffer
+	dir    string
+}
+
+func (s *server) start(t *topology, o *options) (*running, error) {
+	dir, err := os.MkdirTemp("", "snb-"+s.Name+"-")
+	if err != nil {
+		return nil, err
+	}
+	argv := s.argv
+	if s.conf != nil {
+		if err := s.conf(dir); err != nil {
+			return nil, err
+		}
+		argv = inNS(t.srv, o.serverCPU, "nginx", "-c", filepath.Join(dir, "nginx.conf"), "-p", dir)
+	}
+	r := &running{stderr: &bytes.Buffer{}, dir: dir}
+	r.cmd = exec.Command(argv[0], argv[1:]...)
+	r.cmd.Env = append(os.Environ(), s.env...)
+	r.cmd.Stdout, r.cmd.Stderr = r.stderr, r.stderr
+	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := r.cmd.Start(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	// Ready when /plaintext answers from the client namespace.
+	url := "http://" + s.Host + ":" + port + "/plaintext"
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		out, err := exec.Command("ip", "netns", "exec", t.cli, "curl", "-s", "-m", "1", url).Output()
+		if err == nil && string(out) == "Hello, World!" {
+			return r, nil
+		}
+		if time.Now().After(deadline) || r.exited() {
+			r.stop()
+			return nil, fmt.Errorf("%s did not answer %s: %s", s.Name, url, tail(r.stderr.String(), 600))
+		}
+		time.Sleep(100 * time.Millisecond) // polling a condition with a deadline
+	}
+}
+
+func (r *running) exited() bool {
+	return r.cmd.ProcessState != nil || syscall.Kill(r.cmd.Process.Pid, 0) != nil
+}
+
+// stop sends SIGTERM to the server's process group, waits up to 15 s (the
+// shardnet servers drain), then kills it.
+func (r *running) stop() {
+	defer os.RemoveAll(r.dir)
+	pgid := r.cmd.Process.Pid
+	syscall.Kill(-pgid, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { r.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		syscall.Kill(-pgid, syscall.SIGKILL)
+		<-done
+	}
+}
+
+// cpuTicks is the utime+stime of the server's process group (nginx has
+// workers), in clock ticks.
+func (r *running) cpuTicks() int64 {
+	pgid := r.cmd.Process.Pid
+	var total int64
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			continue
+		}
+		// Fields after the ")" of comm: state(3) ppid(4) pgrp(5) … utime(14) stime(15).
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		if pg, _ := strconv.Atoi(f[2]); pg != pgid {
+			continue
+		}
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		total += ut + st
+	}
+	return total
+}
+
+func tail(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}
