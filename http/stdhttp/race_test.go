@@ -1,0 +1,5 @@
+//go:build race
+
+package stdhttp_test
+
+const raceEnabled = true
