@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log"
+	nethttp "net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -128,4 +129,30 @@ func ExampleStack_HandleStream() {
 		return nil
 	})
 	fmt.Println(open, err)
+}
+
+// Standard Go servers run unchanged on shardnet's stack through a
+// net.Listener (the compatibility layer: slower than HandleHTTP, since
+// bytes are copied between the shard and net/http's goroutines).
+func ExampleStack_Listen() {
+	st, err := shardnet.New(shardnet.Config{}, shardnet.WithShards(1))
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := st.Start(); err != nil {
+		log.Fatal(err)
+	}
+	ln, err := st.Listen(8080)
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := &nethttp.Server{Handler: nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		fmt.Fprintf(w, "hello from net/http on shardnet, %s\n", r.RemoteAddr)
+	})}
+	go srv.Serve(ln)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv.Shutdown(ctx) // closes its connections gracefully…
+	st.Stop(ctx)      // …so the stack drains at once
 }
