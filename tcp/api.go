@@ -32,12 +32,17 @@ func (c *Conn) SetNoDelay(on bool) { c.noDelay = on }
 // Buffered returns the bytes written and not yet acknowledged.
 func (c *Conn) Buffered() int { return c.snd.n }
 
-// WriteSpace returns how many bytes Write would accept now.
+// WriteSpace returns how many bytes Write would accept now (at most; the
+// shard's buffer budget is shared, and buffers grow in size classes).
 func (c *Conn) WriteSpace() int {
 	if !c.canWrite() {
 		return 0
 	}
-	return c.snd.free()
+	f := c.s.cfg.SendBuf - c.snd.n
+	if a := int64(len(c.snd.b)-c.snd.n) + c.s.bufs.avail(); a < int64(f) {
+		f = int(a)
+	}
+	return f
 }
 
 // Unread returns the received bytes the application has not consumed.
@@ -55,19 +60,25 @@ func (c *Conn) canWrite() bool {
 }
 
 // Write copies as much of b as fits into the send buffer and returns how
-// much; the data is sent as the windows allow. When it returns less than
-// len(b), OnWritable is called once there is room again. After Close, or
-// once the connection is closing, it returns 0.
+// much; the data is sent as the windows allow. It is short when the send
+// buffer (Config.SendBuf) is full, or when the shard's buffer budget
+// (Config.MaxBufferBytes) is spent. When it returns less than len(b),
+// OnWritable is called once there is room again: when acknowledgments
+// empty half the buffer, or when other connections give budget back.
+// After Close, or once the connection is closing, it returns 0.
 func (c *Conn) Write(b []byte, now int64) int {
 	if !c.canWrite() || len(b) == 0 {
 		return 0
 	}
-	n := c.snd.write(b)
+	n := c.snd.write(b, &c.s.bufs, c.s.cfg.SendBuf)
 	if n < len(b) {
 		c.wantWritable = true
+		if c.snd.n < c.s.cfg.SendBuf {
+			c.waitMem()
+		}
 	}
 	if !c.busy && n > 0 {
-		c.s.enter()
+		c.s.enter(now)
 		c.output(now)
 		c.s.leave()
 	}
@@ -82,7 +93,7 @@ func (c *Conn) Close(now int64) {
 		return
 	}
 	s := c.s
-	s.enter()
+	s.enter(now)
 	defer s.leave()
 	switch c.state {
 	case StateSynSent:
@@ -113,7 +124,7 @@ func (c *Conn) Abort(now int64) {
 		return
 	}
 	s := c.s
-	s.enter()
+	s.enter(now)
 	defer s.leave()
 	switch c.state {
 	case StateSynSent, StateTimeWait:
@@ -132,7 +143,7 @@ func (c *Conn) Resume(now int64) {
 		return
 	}
 	s := c.s
-	s.enter()
+	s.enter(now)
 	defer s.leave()
 	c.busy = true
 	c.offer(now)

@@ -100,6 +100,7 @@ type Conn struct {
 	peerClosed   bool      // OnPeerClosed delivered
 	noDelay      bool
 	wantWritable bool
+	memWait      bool // a Write came up short for lack of buffer budget: on the stack's memWait list
 
 	// Send sequence space (RFC 9293 §3.3.1).
 	iss            wire.Seq
@@ -192,15 +193,11 @@ func (c *Conn) initTimers() {
 // reset prepares a pool slot for a new connection.
 func (c *Conn) reset(raddr [4]byte, rport, lport uint16, h Handler, now int64) {
 	s := c.s
-	cc, snd, rcv, ooo := c.cc, c.snd, c.rcv, c.ooo
+	c.releaseMem()
+	cc := c.cc
 	rt, dt, pt, kt := c.rtxTimer, c.delackTimer, c.persistTimer, c.kaTimer
 	*c = Conn{s: s, idx: c.idx}
 	c.rtxTimer, c.delackTimer, c.persistTimer, c.kaTimer = rt, dt, pt, kt
-	c.sb.Reset()
-	c.snd, c.rcv, c.ooo = snd, rcv, ooo
-	c.snd.ensure(s.cfg.SendBuf)
-	c.rcv.ensure(s.cfg.RecvBuf)
-	c.ooo.ensure(s.cfg.ReassemblySegs)
 	if cc == nil {
 		cc, _ = congestion.New(s.cfg.Congestion) // validated in New
 	}
@@ -264,7 +261,7 @@ func (c *Conn) destroy(reason CloseReason, now int64) {
 	w.Cancel(&c.delackTimer)
 	w.Cancel(&c.persistTimer)
 	w.Cancel(&c.kaTimer)
-	c.ooo.releaseAll()
+	c.releaseMem()
 	s.flows.remove(c.key())
 	c.twUnlink()
 	if reason == CloseTimeout {
@@ -320,7 +317,7 @@ func (c *Conn) recycleTimeWait() {
 	s.wheel.Cancel(&c.delackTimer)
 	s.wheel.Cancel(&c.persistTimer)
 	s.wheel.Cancel(&c.kaTimer)
-	c.ooo.releaseAll()
+	c.releaseMem()
 	s.flows.remove(c.key())
 	c.setState(StateClosed)
 	s.stats.TimeWaitRecycled++
@@ -336,10 +333,32 @@ func (c *Conn) notifyClose(reason CloseReason, now int64) {
 	}
 }
 
-// rcvWindow is the receive window we can offer: receive-buffer space the
-// application has not filled, rounded down to our scale.
+// releaseMem gives the connection's buffers and reassembly queue back to
+// the stack (the connection is over, or in TIME-WAIT, which needs none).
+func (c *Conn) releaseMem() {
+	s := c.s
+	c.snd.reset(&s.bufs)
+	c.rcv.reset(&s.bufs)
+	c.ooo.releaseAll()
+	s.putOOO(&c.ooo)
+	c.memWait = false
+}
+
+// rcvSpace is the receive buffer space we can promise: what the
+// application has not filled of Config.RecvBuf, less what the shard's
+// buffer budget could not supply (Config.MaxBufferBytes).
+func (c *Conn) rcvSpace() int {
+	f := c.s.cfg.RecvBuf - c.rcv.len()
+	if a := int64(len(c.rcv.b)-c.rcv.len()) + c.s.bufs.avail(); a < int64(f) {
+		f = int(a)
+	}
+	return f
+}
+
+// rcvWindow is the receive window we can offer (rcvSpace), rounded down
+// to our scale. advWindow keeps the right edge from moving left.
 func (c *Conn) rcvWindow() uint32 {
-	f := c.rcv.free()
+	f := c.rcvSpace()
 	if lim := 65535 << c.rcvWscale; f > lim {
 		f = lim
 	}

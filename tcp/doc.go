@@ -46,15 +46,43 @@
 // connection and must not be used; keep the Conn's Context to find your
 // own state.
 //
-// Memory: Conns come from a pool of Config.MaxConns preallocated objects.
-// When the pool is full, a new connection (SYN or Dial) takes the slot of
-// the oldest TIME-WAIT connection (Stats.TimeWaitRecycled). RSTs for
-// segments that match no connection are rate limited per stack
-// (Config.RSTRateLimit; DropRstRateLimit).
-// A Conn's send and receive buffers are allocated the first time its pool
-// slot is used and kept with the slot for the next connection, so steady
-// state allocates nothing per segment or per connection. The flow table
-// is an open-addressed hash table sized at New.
+// Memory: Conns come from a pool of Config.MaxConns preallocated objects
+// (about 1.3 KiB each) with a flow table sized at New (an open-addressed
+// hash table of at least 2·MaxConns slots).
+//
+// Connection cap: when the pool is full, a new connection (SYN or Dial)
+// takes the slot of the oldest TIME-WAIT connection
+// (Stats.TimeWaitRecycled). When no connection is in TIME-WAIT, a SYN to a
+// listener, or an ACK carrying a valid SYN cookie, is dropped without an
+// answer and counted as DropConnLimit: the client's SYN retransmission
+// tries again later, as against a Linux listener whose accept queue is
+// full (a RST would make it give up; a cookie would promise a connection
+// there is no room for). Dial returns ErrNoConn. RSTs for segments that
+// match no connection are rate limited per stack (Config.RSTRateLimit;
+// DropRstRateLimit).
+//
+// Buffers are taken on demand: a connection holds send-buffer memory only
+// while it has bytes written and not yet acknowledged, and receive-buffer
+// memory only while it has bytes the application has not consumed (bytes
+// OnData consumes in line are never copied). An idle connection holds no
+// buffer at all. Buffers come from the Stack's pool in size classes (4 KiB
+// doubling up to Config.SendBuf / Config.RecvBuf, which stay the
+// per-connection maximums), grow by moving to a larger class, and return
+// to per-class free lists when drained; the lists keep at most
+// MaxBufferBytes/16 (so steady state allocates nothing), the rest goes
+// to the garbage collector. Out-of-order queues are likewise taken only
+// while segments are out of order.
+//
+// Buffer cap: all the stack's connections together hold at most
+// Config.MaxBufferBytes of buffers (Stats.BufBytes, BufBytesHigh,
+// BufRefusals). When it is reached: the receive window advertised
+// shrinks to what could still be buffered, but never below what was
+// already promised (the right edge never moves left, RFC 9293 §3.8.6);
+// in-window data that the application does not consume at once and that
+// cannot be buffered is dropped (DropBufferLimit) without advancing
+// RCV.NXT, so the peer retransmits it; held out-of-order data is never
+// reneged on. Write returns short, and OnWritable follows when another
+// connection gives memory back (Stats.MemWaitWakeups).
 //
 // Data path errors are never error values: each dropped segment is counted
 // under one DropReason in Stats.

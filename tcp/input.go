@@ -40,7 +40,7 @@ func (g *segment) len() uint32 {
 // segment from src to dst. Deliver owns p. If p.Meta.CsumVerified is set
 // the checksum is not checked again.
 func (s *Stack) Deliver(p *buf.Packet, src, dst [4]byte, now int64) {
-	s.enter()
+	s.enter(now)
 	s.stats.SegsIn++
 	if s.parse(p, src, dst) {
 		g := &s.seg
@@ -653,22 +653,41 @@ func (c *Conn) receiveData(g *segment, now int64) {
 		n := len(g.payload)
 		c.rcvNxt = c.rcvNxt.Add(uint32(n))
 		c.unackedBytes += n
-		c.deliver(g.payload, now)
+		short := c.deliver(g.payload, now)
 		if c.state == StateClosed {
 			return
 		}
-		if !c.ooo.empty() {
+		if short > 0 {
+			// Not buffered (the shard's buffer budget is spent): as if
+			// never received; the peer retransmits. Nothing was sent
+			// meanwhile (busy), so no ACK covered these bytes.
+			c.rcvNxt = c.rcvNxt.Add(uint32(-short))
+			c.unackedBytes -= short
+			c.ackNow = true
+		} else if !c.ooo.empty() {
 			for {
 				p := c.ooo.next(c.rcvNxt)
 				if p == nil {
 					break
 				}
-				c.rcvNxt = c.rcvNxt.Add(uint32(p.Len()))
-				c.deliver(p.Data(), now)
-				p.Release()
+				n := p.Len()
+				c.rcvNxt = c.rcvNxt.Add(uint32(n))
+				short := c.deliver(p.Data(), now)
 				if c.state == StateClosed {
+					p.Release()
 					return
 				}
+				if short > 0 {
+					// Hold the rest again: it is still SACKed, so it
+					// must not be dropped (no reneging).
+					c.rcvNxt = c.rcvNxt.Add(uint32(-short))
+					p.TrimFront(n - short)
+					if c.ooo.insert(c.rcvNxt, p, 1<<30) != oooInserted {
+						p.Release()
+					}
+					break
+				}
+				p.Release()
 			}
 			c.rb.Ack(c.rcvNxt)
 			// RFC 5681 §4.2: ACK at once when a segment fills (part of) a gap.
@@ -676,6 +695,7 @@ func (c *Conn) receiveData(g *segment, now int64) {
 		}
 		if c.ooo.empty() {
 			c.rb.Ack(c.rcvNxt)
+			s.putOOO(&c.ooo)
 		}
 		if c.unackedBytes >= 2*int(c.mss()) || s.cfg.DelayedAck < 0 {
 			c.ackNow = true
@@ -689,6 +709,9 @@ func (c *Conn) receiveData(g *segment, now int64) {
 	p := g.p
 	p.TrimFront(g.off)
 	p.Truncate(len(g.payload))
+	if cap(c.ooo.e) == 0 {
+		c.ooo.e = s.getOOO()
+	}
 	switch c.ooo.insert(g.seq, p, s.cfg.ReassemblyBytes) {
 	case oooInserted:
 		g.held = true
@@ -717,26 +740,35 @@ func (c *Conn) dupData(start, end wire.Seq) {
 
 // deliver hands in-order bytes to the application; whatever it does not
 // consume is kept in the receive buffer (the window shrinks by as much).
-func (c *Conn) deliver(data []byte, now int64) {
+// It returns how many bytes at the end of data it could neither deliver
+// nor keep (the logical buffer or the shard's budget was full; counted as
+// a drop): the caller takes them back from RCV.NXT.
+func (c *Conn) deliver(data []byte, now int64) int {
+	s := c.s
 	if c.rcv.len() == 0 && !c.peerClosed {
 		n := c.h.OnData(c, data, now)
 		if c.state == StateClosed {
-			return
+			return 0
 		}
-		if n < 0 {
-			n = 0
+		n = max(0, min(n, len(data)))
+		if n == len(data) {
+			return 0
 		}
-		if n < len(data) {
-			if k := c.rcv.append(data[n:]); k < len(data)-n {
-				c.s.drop(DropRecvBufFull)
-			}
-		}
-		return
+		data = data[n:]
+	} else if c.state == StateClosed {
+		return 0
+	} else {
+		defer c.offer(now)
 	}
-	if k := c.rcv.append(data); k < len(data) {
-		c.s.drop(DropRecvBufFull)
+	k := c.rcv.append(data, &s.bufs, s.cfg.RecvBuf)
+	if k < len(data) {
+		if c.rcv.len() < s.cfg.RecvBuf {
+			s.drop(DropBufferLimit)
+		} else {
+			s.drop(DropRecvBufFull)
+		}
 	}
-	c.offer(now)
+	return len(data) - k
 }
 
 // offer gives the application the buffered bytes again.
@@ -750,7 +782,7 @@ func (c *Conn) offer(now int64) {
 		return
 	}
 	if n > 0 {
-		c.rcv.consume(n)
+		c.rcv.consume(n, &c.s.bufs)
 		c.winOpened = true
 	}
 }

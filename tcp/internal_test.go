@@ -96,7 +96,7 @@ func TestReassemblyAgainstReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for round := 0; round < 200; round++ {
 		var r reassembly
-		r.ensure(64)
+		r.e = make([]oooEntry, 0, 64)
 		base := wire.Seq(rng.Uint32()) // exercise the 2^32 wrap
 		const span = 4000
 		stream := make([]byte, span)
@@ -166,7 +166,7 @@ func TestReassemblyBounds(t *testing.T) {
 	slab, _ := buf.NewSlab(16, buf.DefaultFrameSize, buf.DefaultHeadroom)
 	defer slab.Close()
 	var r reassembly
-	r.ensure(2)
+	r.e = make([]oooEntry, 0, 2)
 	mk := func(n int) *buf.Packet { p := slab.Alloc(); p.Append(n); return p }
 	if r.insert(100, mk(10), 25) != oooInserted || r.insert(200, mk(10), 25) != oooInserted {
 		t.Fatal("inserts failed")
@@ -217,13 +217,14 @@ func TestCookieRoundTrip(t *testing.T) {
 
 func TestSendBufWrap(t *testing.T) {
 	var b sendBuf
-	b.ensure(10)
+	var p bufPool
+	p.init(10, 10, 100)
 	b.head = 0xfffffffe
-	if b.write([]byte("abcdefgh")) != 8 {
+	if b.write([]byte("abcdefgh"), &p, 10) != 8 {
 		t.Fatal("write")
 	}
-	b.consume(6)
-	if b.write([]byte("0123456789")) != 8 {
+	b.consume(6, &p)
+	if b.write([]byte("0123456789"), &p, 10) != 8 {
 		t.Fatal("write after consume")
 	}
 	out := make([]byte, 10)

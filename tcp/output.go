@@ -148,7 +148,7 @@ func (c *Conn) send(seq wire.Seq, flags wire.TCPFlags, off, n int, now int64) in
 	var wnd uint32
 	if syn {
 		// The window in a SYN is never scaled (RFC 7323 §2.2).
-		wnd = uint32(c.rcv.free())
+		wnd = uint32(c.rcvSpace())
 		if wnd > 65535 {
 			wnd = 65535
 		}
@@ -538,7 +538,7 @@ func (c *Conn) flush(now int64) {
 	if c.state == StateClosed {
 		return
 	}
-	if c.wantWritable && !c.closed && c.snd.free() >= len(c.snd.b)/2 && c.h != nil {
+	if c.wantWritable && !c.memWait && !c.closed && c.s.cfg.SendBuf-c.snd.n >= c.s.cfg.SendBuf/2 && c.h != nil {
 		c.wantWritable = false
 		c.h.OnWritable(c, now)
 		if c.state == StateClosed {

@@ -34,15 +34,6 @@ const (
 	oooFull
 )
 
-func (r *reassembly) ensure(n int) {
-	if cap(r.e) != n {
-		r.e = make([]oooEntry, 0, n)
-	}
-	r.e = r.e[:0]
-	r.bytes = 0
-	r.fin = false
-}
-
 func (r *reassembly) empty() bool { return len(r.e) == 0 }
 
 // insert adds payload p (p.Data() starts at seq). On oooInserted the

@@ -23,11 +23,16 @@ type Output interface {
 type Config struct {
 	Addr [4]byte // our IPv4 address (required)
 
-	MSS        uint16 // MSS we announce and send with; default 1460 (clamped to what a slab frame holds)
-	SendBuf    int    // per-connection send buffer bytes; default 256 KiB
-	RecvBuf    int    // per-connection receive buffer bytes (max receive window); default 256 KiB
-	MaxConns   int    // connection objects (including SYN-RECEIVED and TIME-WAIT); default 1024
-	SynBacklog int    // SYN-RECEIVED connections per listener before SYN cookies; default 128
+	MSS      uint16 // MSS we announce and send with; default 1460 (clamped to what a slab frame holds)
+	SendBuf  int    // per-connection send buffer bytes; default 256 KiB
+	RecvBuf  int    // per-connection receive buffer bytes (max receive window); default 256 KiB
+	MaxConns int    // connection objects (including SYN-RECEIVED and TIME-WAIT); default 1024
+	// MaxBufferBytes bounds the send and receive buffer bytes all the
+	// stack's connections hold together (buffers are taken on demand and
+	// given back when drained; see doc.go "Memory"). Default 256 MiB,
+	// raised to at least SendBuf+RecvBuf.
+	MaxBufferBytes int64
+	SynBacklog     int // SYN-RECEIVED connections per listener before SYN cookies; default 128
 	// NoSynCookies drops SYNs when the backlog is full instead of answering
 	// with a cookie.
 	NoSynCookies bool
@@ -120,6 +125,12 @@ func (c *Config) setDefaults(slab *buf.Slab) error {
 	def(&c.SendBuf, 256<<10)
 	def(&c.RecvBuf, 256<<10)
 	def(&c.MaxConns, 1024)
+	if c.MaxBufferBytes == 0 {
+		c.MaxBufferBytes = 256 << 20
+	}
+	if m := int64(c.SendBuf + c.RecvBuf); c.MaxBufferBytes < m && c.MaxBufferBytes > 0 {
+		c.MaxBufferBytes = m
+	}
 	def(&c.SynBacklog, 128)
 	def64(&c.TimeWait, 60*sec)
 	def64(&c.FinWait2Timeout, 60*sec)
@@ -147,6 +158,8 @@ func (c *Config) setDefaults(slab *buf.Slab) error {
 		return fmt.Errorf("%w: SendBuf %d", ErrConfig, c.SendBuf)
 	case c.RecvBuf < int(c.MSS) || c.RecvBuf > 1<<30:
 		return fmt.Errorf("%w: RecvBuf %d", ErrConfig, c.RecvBuf)
+	case c.MaxBufferBytes < 0:
+		return fmt.Errorf("%w: MaxBufferBytes %d", ErrConfig, c.MaxBufferBytes)
 	case c.MaxConns < 1 || c.MaxConns > 1<<22:
 		return fmt.Errorf("%w: MaxConns %d", ErrConfig, c.MaxConns)
 	case c.MinRTO <= 0 || c.MaxRTO < c.MinRTO || c.InitialRTO < c.MinRTO:
@@ -186,8 +199,16 @@ type Stack struct {
 	free       []int32 // free pool indices (LIFO)
 	zombies    []int32 // closed during the current event; freed when it ends
 	depth      int     // nesting of Deliver / timer / API entry points
-	nextPort   uint16
-	rcvWscale  uint8 // the window scale we offer
+	now        int64   // time given to the outermost entry point
+
+	bufs    bufPool      // send/receive buffer memory (Config.MaxBufferBytes)
+	oooFree [][]oooEntry // reassembly queues not in use, for reuse (at most maxOOOFree)
+	// memWait lists connections (pool indices) whose Write came up short
+	// for lack of buffer budget; they get OnWritable when memory is given
+	// back. Entries whose Conn.memWait is false are stale and skipped.
+	memWait   []int32
+	nextPort  uint16
+	rcvWscale uint8 // the window scale we offer
 
 	chAckSecond int64 // RFC 5961 §7 rate limit window start
 	chAckCount  int
@@ -228,6 +249,7 @@ func New(cfg Config, slab *buf.Slab, out Output, wheel *timer.Wheel) (*Stack, er
 	for s.rcvWscale < 14 && cfg.RecvBuf>>s.rcvWscale > 65535 {
 		s.rcvWscale++
 	}
+	s.bufs.init(cfg.SendBuf, cfg.RecvBuf, cfg.MaxBufferBytes)
 	s.pool = make([]Conn, cfg.MaxConns)
 	s.free = make([]int32, 0, cfg.MaxConns)
 	s.zombies = make([]int32, 0, cfg.MaxConns)
@@ -249,7 +271,70 @@ func (s *Stack) Config() Config { return s.cfg }
 func (s *Stack) Stats() Stats {
 	st := s.stats
 	st.ConnsOpen = uint64(len(s.pool) - len(s.free) - len(s.zombies))
+	st.BufBytes = uint64(s.bufs.inUse)
+	st.BufBytesHigh = uint64(s.bufs.high)
+	st.BufFreeBytes = uint64(s.bufs.freeBytes)
+	st.BufRefusals = s.bufs.refusals
 	return st
+}
+
+// maxOOOFree bounds the idle reassembly queues a stack keeps for reuse.
+const maxOOOFree = 64
+
+// getOOO returns an empty reassembly queue of Config.ReassemblySegs
+// entries, from the free list if it has one.
+func (s *Stack) getOOO() []oooEntry {
+	if n := len(s.oooFree); n > 0 {
+		e := s.oooFree[n-1]
+		s.oooFree[n-1] = nil
+		s.oooFree = s.oooFree[:n-1]
+		return e
+	}
+	return make([]oooEntry, 0, s.cfg.ReassemblySegs)
+}
+
+// putOOO takes the (empty) queue from r: a connection holds one only
+// while segments are out of order.
+func (s *Stack) putOOO(r *reassembly) {
+	if cap(r.e) == 0 {
+		return
+	}
+	if len(s.oooFree) < maxOOOFree {
+		s.oooFree = append(s.oooFree, r.e[:0])
+	}
+	r.e = nil
+}
+
+// waitMem puts c on the list of connections woken when buffer memory is
+// given back.
+func (c *Conn) waitMem() {
+	if !c.memWait {
+		c.memWait = true
+		c.s.memWait = append(c.s.memWait, c.idx)
+	}
+}
+
+// wakeMemWaiters gives the connections that wait for buffer budget their
+// OnWritable, in the order they started waiting, while budget lasts.
+func (s *Stack) wakeMemWaiters(now int64) {
+	s.bufs.released = false
+	n := len(s.memWait)
+	i := 0
+	for ; i < n && s.bufs.avail() > 0; i++ {
+		c := &s.pool[s.memWait[i]]
+		if !c.memWait {
+			continue
+		}
+		c.memWait = false
+		if c.wantWritable && c.h != nil && c.canWrite() {
+			c.wantWritable = false
+			s.stats.MemWaitWakeups++
+			c.h.OnWritable(c, now)
+		}
+	}
+	// Keep those not reached, and any that queued again meanwhile.
+	k := copy(s.memWait, s.memWait[i:])
+	s.memWait = s.memWait[:k]
 }
 
 // Conns reports how many connection objects are in use (any state).
@@ -260,9 +345,17 @@ func (s *Stack) drop(r DropReason) { s.stats.Drops[r]++ }
 // enter and leave bracket every entry point (Deliver, timers, API calls)
 // so that connections closed during an event are recycled only once the
 // outermost event is over: code up the stack may still look at them.
-func (s *Stack) enter() { s.depth++ }
+func (s *Stack) enter(now int64) {
+	if s.depth == 0 {
+		s.now = now
+	}
+	s.depth++
+}
 
 func (s *Stack) leave() {
+	if s.depth == 1 && s.bufs.released && len(s.memWait) > 0 {
+		s.wakeMemWaiters(s.now)
+	}
 	s.depth--
 	if s.depth == 0 && len(s.zombies) > 0 {
 		for _, i := range s.zombies {
@@ -355,7 +448,7 @@ func (s *Stack) DialFrom(lport uint16, dst [4]byte, port uint16, h Handler, now 
 	if s.lookup(dst, port, lport) != nil {
 		return nil, ErrNoPort
 	}
-	s.enter()
+	s.enter(now)
 	defer s.leave()
 	c := s.allocConn(dst, port, lport, h, now)
 	if c == nil {
@@ -412,7 +505,7 @@ func (s *Stack) challengeAllowed(now int64) bool {
 // with CloseAborted) and releases every packet the stack holds. For
 // stopping a shard; the Stack stays usable.
 func (s *Stack) Shutdown(now int64) {
-	s.enter()
+	s.enter(now)
 	for i := range s.pool {
 		if c := &s.pool[i]; c.state != StateClosed {
 			c.Abort(now)

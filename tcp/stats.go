@@ -27,6 +27,7 @@ const (
 	DropStateClosed                      // data after our side stopped accepting (e.g. after FIN)
 	DropNoBuf                            // the slab had no frame to build a reply
 	DropRstRateLimit                     // no connection or listener, and the RST was suppressed by the rate limit
+	DropBufferLimit                      // in-window data not kept: the shard's buffer budget (Config.MaxBufferBytes) is spent
 	numDropReasons
 )
 
@@ -53,6 +54,7 @@ var dropNames = [numDropReasons]string{
 	DropStateClosed:    "state_closed",
 	DropNoBuf:          "no_buf",
 	DropRstRateLimit:   "rst_ratelimited",
+	DropBufferLimit:    "buffer_limit",
 }
 
 // String is the reason's metric-friendly name.
@@ -94,6 +96,11 @@ type Stats struct {
 	ConnsOpen        uint64 // connection objects in use now (gauge)
 	TimeWaitRecycled uint64 // TIME-WAIT connections ended early to free a slot for a new one
 	NoBuf            uint64 // segments not sent because the slab was empty
+	BufBytes         uint64 // send+receive buffer bytes connections hold now (gauge)
+	BufBytesHigh     uint64 // high-water mark of BufBytes
+	BufFreeBytes     uint64 // buffer bytes kept on the free lists for reuse (gauge)
+	BufRefusals      uint64 // buffer requests refused for Config.MaxBufferBytes (short Write, data dropped)
+	MemWaitWakeups   uint64 // OnWritable calls for connections whose Write was short for lack of budget
 	Drops            [NumDropReasons]uint64
 }
 

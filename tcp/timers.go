@@ -81,7 +81,7 @@ func (c *Conn) ackAdvance(g *segment, flight uint32, now int64) {
 			k = d
 		}
 		if k > 0 {
-			c.snd.consume(int(k))
+			c.snd.consume(int(k), &c.s.bufs)
 		}
 	}
 	c.sndUna = ack
@@ -164,7 +164,7 @@ func (c *Conn) maybeRecover(now int64) {
 // SYNs and SYN-ACKs.
 func (c *Conn) onRetransmitTimer(now int64) {
 	s := c.s
-	s.enter()
+	s.enter(now)
 	defer s.leave()
 	cfg := &s.cfg
 	switch c.state {
@@ -249,7 +249,7 @@ func (c *Conn) sendProbe(now int64) {
 
 func (c *Conn) onDelackTimer(now int64) {
 	s := c.s
-	s.enter()
+	s.enter(now)
 	defer s.leave()
 	if c.state == StateClosed || c.state == StateSynSent {
 		return
@@ -264,7 +264,7 @@ func (c *Conn) onDelackTimer(now int64) {
 // avoidance, it instead forces out what fits (the "override timeout").
 func (c *Conn) onPersistTimer(now int64) {
 	s := c.s
-	s.enter()
+	s.enter(now)
 	defer s.leave()
 	switch c.state {
 	case StateEstablished, StateCloseWait, StateFinWait1, StateClosing, StateLastAck:
@@ -289,7 +289,7 @@ func (c *Conn) onPersistTimer(now int64) {
 // §4.2.3.6) of an idle connection.
 func (c *Conn) onKeepaliveTimer(now int64) {
 	s := c.s
-	s.enter()
+	s.enter(now)
 	defer s.leave()
 	cfg := &s.cfg
 	switch c.state {
@@ -328,7 +328,7 @@ func (c *Conn) enterTimeWait(now int64) {
 	c.setState(StateTimeWait)
 	s.wheel.Cancel(&c.rtxTimer)
 	s.wheel.Cancel(&c.persistTimer)
-	c.ooo.releaseAll()
+	c.releaseMem()
 	c.notifyClose(CloseNormal, now)
 	if c.state != StateTimeWait {
 		return // the application aborted it from OnClose
