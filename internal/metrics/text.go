@@ -124,6 +124,10 @@ var scalars = []scalar{
 	{"shardnet_tcp_connection_timeouts_total", typeCounter, "Connections closed by retransmission, keepalive or SYN timeout.", partUser, func(s *Sample) uint64 { return s.TCP.Timeouts }},
 	{"shardnet_tcp_time_wait_recycled_total", typeCounter, "TIME-WAIT connections ended early to free a slot.", partUser, func(s *Sample) uint64 { return s.TCP.TimeWaitRecycled }},
 	{"shardnet_tcp_no_buf_total", typeCounter, "Segments not sent because the slab was empty.", partUser, func(s *Sample) uint64 { return s.TCP.NoBuf }},
+	{"shardnet_tcp_buffer_bytes", typeGauge, "Send and receive buffer bytes connections hold now.", partUser, func(s *Sample) uint64 { return s.TCP.BufBytes }},
+	{"shardnet_tcp_buffer_bytes_high", typeGauge, "Most buffer bytes connections held at once.", partUser, func(s *Sample) uint64 { return s.TCP.BufBytesHigh }},
+	{"shardnet_tcp_buffer_free_bytes", typeGauge, "Buffer bytes kept on the free lists for reuse.", partUser, func(s *Sample) uint64 { return s.TCP.BufFreeBytes }},
+	{"shardnet_tcp_buffer_refusals_total", typeCounter, "Buffer requests refused by the shard's byte budget (short writes, dropped data).", partUser, func(s *Sample) uint64 { return s.TCP.BufRefusals }},
 	{"shardnet_tcp_connection_capacity", typeGauge, "Size of the shard's connection pool.", partUser, func(s *Sample) uint64 { return nonNeg(s.Census.Capacity) }},
 	{"shardnet_tcp_rtt_connections", typeGauge, "ESTABLISHED connections with an RTT estimate (the SRTT summary covers them).", partUser, func(s *Sample) uint64 { return nonNeg(s.Census.RTTConns) }},
 
