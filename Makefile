@@ -54,11 +54,16 @@ bench: deps
 	@if [ "$$(id -u)" != 0 ]; then echo "make bench: namespaces and XDP need root: run 'sudo make bench'" >&2; exit 1; fi
 	cd perf && $(GO) run ./cmd/bench -repo .. -out results $(if $(BENCH_QUICK),-quick) $(BENCH_ARGS)
 
-# Go micro-benchmarks of the hot paths, ready for benchstat.
+# Go micro-benchmarks of the hot paths (allocs/op included), ready for
+# benchstat: perf/results/micro-<date>.txt. BENCHCOUNT=10 for benchstat's
+# confidence intervals; BENCH=regexp to pick some.
 BENCHCOUNT ?= 1
+BENCH      ?= .
 bench-micro:
 	@mkdir -p perf/results
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) $(PKGS) | tee perf/results/micro-$$(date +%Y-%m-%d).txt
+	@out=perf/results/micro-$$(date +%Y-%m-%dT%H%M).txt; \
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) $(PKGS) > $$out; rc=$$?; \
+	cat $$out; echo "bench-micro: wrote $$out" >&2; exit $$rc
 
 # Runs every fuzz target for FUZZTIME each.
 fuzz:

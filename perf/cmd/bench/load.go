@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,8 +22,15 @@ type profile struct {
 	depth      int  // pipelined requests per connection (wrk script)
 	close      bool // one request per connection
 	bulk       bool // a single curl download instead of wrk
+	rate       int  // fixed offered load in req/s (h2load --rps) instead of wrk's closed loop
 	duration   time.Duration
 }
+
+// fixedRate is the offered load of the fixedload profile (160 req/s on
+// each of its 64 connections): every server measured here sustains it on
+// one core, so its latencies compare servers at the same load rather than
+// each at its own maximum.
+const fixedRate = 64 * 160
 
 func allProfiles(d time.Duration) []profile {
 	return []profile{
@@ -30,6 +39,7 @@ func allProfiles(d time.Duration) []profile {
 		{Name: "file1k", What: "GET 1 KiB file, keep-alive, 64 connections", path: "/1k.bin", conns: 64, depth: 1, duration: d},
 		{Name: "file100k", What: "GET 100 KiB file, keep-alive, 64 connections", path: "/100k.bin", conns: 64, depth: 1, duration: d},
 		{Name: "connrate", What: "GET /plaintext, one request per connection, 64 at a time", path: "/plaintext", conns: 64, depth: 1, close: true, duration: d},
+		{Name: "fixedload", What: fmt.Sprintf("GET /plaintext, keep-alive, 64 connections, fixed offered load of %d req/s (h2load --rps)", fixedRate), path: "/plaintext", conns: 64, depth: 1, rate: fixedRate, duration: d},
 		{Name: "bulk", What: "one connection downloads a 256 MiB file (curl)", path: "/256m.bin", bulk: true},
 	}
 }
@@ -100,9 +110,12 @@ func measure(ctx context.Context, t *topology, s server, p profile, o *options, 
 	defer r.stop()
 	url := "http://" + s.Host + ":" + port + p.path
 	cpu0 := r.cpuTicks()
-	if p.bulk {
+	switch {
+	case p.bulk:
 		err = bulk(ctx, t, o, url, &smp)
-	} else {
+	case p.rate > 0:
+		err = h2load(ctx, t, o, p, url, &smp)
+	default:
 		err = wrk(ctx, t, o, p, url, &smp)
 	}
 	cpu := float64(r.cpuTicks()-cpu0) / 100 // USER_HZ
@@ -190,4 +203,108 @@ func bulk(ctx context.Context, t *topology, o *options, url string, smp *Sample)
 		smp.RPS = 1 / secs
 	}
 	return nil
+}
+
+// h2load offers p.rate requests per second over p.conns keep-alive
+// HTTP/1.1 connections for p.duration and computes the latency
+// percentiles from its per-request log (h2load prints none itself).
+func h2load(ctx context.Context, t *topology, o *options, p profile, url string, smp *Sample) error {
+	f, err := os.CreateTemp("", "snb-h2load-*.log")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	logf := f.Name()
+	defer os.Remove(logf)
+	perConn := max(1, p.rate/p.conns)
+	args := []string{"h2load", "--h1", "-t", strconv.Itoa(cpuCount(o.clientCPU)), "-c", strconv.Itoa(p.conns),
+		"--rps", strconv.Itoa(perConn), "-D", strconv.Itoa(max(1, int(p.duration.Seconds()))), "-T", "5",
+		"--log-file", logf, url}
+	cctx, cancel := context.WithTimeout(ctx, p.duration+30*time.Second)
+	defer cancel()
+	argv := inNS(t.cli, o.clientCPU, args...)
+	out, err := exec.CommandContext(cctx, argv[0], argv[1:]...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("h2load: %v: %s", err, tail(string(out), 400))
+	}
+	b, err := os.ReadFile(logf)
+	if err != nil {
+		return fmt.Errorf("h2load log: %v: %s", err, tail(string(out), 400))
+	}
+	n, bad, lat, first, last := parseH2loadLog(b)
+	if n == 0 {
+		return fmt.Errorf("h2load logged no requests: %s", tail(string(out), 400))
+	}
+	smp.Requests, smp.Non2xx = n, bad
+	smp.Seconds = float64(last-first) / 1e6
+	if smp.Seconds <= 0 {
+		smp.Seconds = p.duration.Seconds()
+	}
+	smp.RPS = float64(n) / smp.Seconds
+	smp.P50us, smp.P99us, smp.P999us = percentile(lat, 50), percentile(lat, 99), percentile(lat, 99.9)
+	// "requests: N total, N started, N done, N succeeded, N failed, N errored, N timeout"
+	for _, l := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(l); len(f) >= 14 && f[0] == "requests:" {
+			failed, _ := strconv.ParseInt(f[9], 10, 64)
+			smp.Errors = failed
+		}
+	}
+	return nil
+}
+
+// parseH2loadLog reads h2load's --log-file lines (start µs since the
+// epoch, status, µs to the end of the response): the count, how many were
+// not 2xx, the sorted latencies, and the first and last completion time.
+func parseH2loadLog(b []byte) (n, bad int64, lat []float64, first, last int64) {
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Split(strings.TrimSpace(l), "\t")
+		if len(f) < 3 {
+			continue
+		}
+		start, err1 := strconv.ParseInt(f[0], 10, 64)
+		status, err2 := strconv.Atoi(f[1])
+		us, err3 := strconv.ParseInt(f[2], 10, 64)
+		if err1 != nil || err2 != nil || err3 != nil {
+			continue
+		}
+		n++
+		if status < 200 || status > 299 {
+			bad++
+		}
+		lat = append(lat, float64(us))
+		if end := start + us; last == 0 || end > last {
+			last = end
+		}
+		if first == 0 || start < first {
+			first = start
+		}
+	}
+	slices.Sort(lat)
+	return n, bad, lat, first, last
+}
+
+// percentile of sorted v (nearest rank).
+func percentile(v []float64, p float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(p*float64(len(v))/100-1e-9)) - 1 // 1e-9: 99.9 is not exact in binary
+	return v[min(max(i, 0), len(v)-1)]
+}
+
+// cpuCount is the number of CPUs in a taskset list such as "0-1,3".
+func cpuCount(list string) int {
+	n := 0
+	for _, r := range strings.Split(list, ",") {
+		lo, hi, isRange := strings.Cut(r, "-")
+		a, err1 := strconv.Atoi(strings.TrimSpace(lo))
+		b, err2 := a, error(nil)
+		if isRange {
+			b, err2 = strconv.Atoi(strings.TrimSpace(hi))
+		}
+		if err1 == nil && err2 == nil && b >= a {
+			n += b - a + 1
+		}
+	}
+	return max(n, 1)
 }

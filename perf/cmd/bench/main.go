@@ -34,13 +34,14 @@ type options struct {
 	profiles  string
 	serverCPU string
 	clientCPU string
+	httpd     string
 }
 
 func main() {
 	var o options
 	flag.StringVar(&o.repo, "repo", "..", "the shardnet checkout (where bin/httpd is built)")
 	flag.StringVar(&o.out, "out", "results", "directory for the results")
-	flag.BoolVar(&o.quick, "quick", false, "a ≈2-minute subset: 1 round of plaintext and 1 KiB, 5 s each, 4 servers")
+	flag.BoolVar(&o.quick, "quick", false, "a ≈2-minute subset: 1 round of plaintext, 1 KiB and fixedload, 5 s each, 4 servers")
 	flag.IntVar(&o.rounds, "rounds", 3, "interleaved rounds per profile")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "load duration per measurement")
 	flag.IntVar(&o.shards, "shards", 1, "server shards / workers / GOMAXPROCS")
@@ -48,6 +49,7 @@ func main() {
 	flag.StringVar(&o.profiles, "profiles", "", "comma-separated profiles to run (default: all)")
 	flag.StringVar(&o.serverCPU, "server-cpus", "0", "CPUs for the server (taskset list)")
 	flag.StringVar(&o.clientCPU, "client-cpus", "1", "CPUs for the load generator (taskset list)")
+	flag.StringVar(&o.httpd, "httpd", "", "a prebuilt examples/httpd binary to use instead of building it")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "bench: needs root to create network namespaces and attach XDP: run `sudo make bench`")
@@ -56,7 +58,7 @@ func main() {
 	if o.quick {
 		o.rounds, o.duration = 1, 5*time.Second
 		if o.profiles == "" {
-			o.profiles = "plaintext,file1k"
+			o.profiles = "plaintext,file1k,fixedload"
 		}
 		if o.servers == "" {
 			o.servers = "shardnet-afxdp,shardnet-kernel,nethttp,nginx"
@@ -90,10 +92,7 @@ func run(ctx context.Context, o *options) error {
 	if err := os.Chmod(work, 0o755); err != nil {
 		return err
 	}
-	bins, err := buildServers(repo, work)
-	if err != nil {
-		return err
-	}
+	bins := buildServers(repo, work, o.httpd)
 	www := filepath.Join(work, "www")
 	if err := makeSite(www); err != nil {
 		return err

@@ -49,7 +49,7 @@ func machineInfo() Machine {
 
 // ensureTools installs what is missing from Debian's packages.
 func ensureTools() error {
-	need := map[string]string{"wrk": "wrk", "curl": "curl", "nginx": "nginx-light", "ethtool": "ethtool", "taskset": "util-linux", "ip": "iproute2"}
+	need := map[string]string{"wrk": "wrk", "h2load": "nghttp2-client", "curl": "curl", "nginx": "nginx-light", "ethtool": "ethtool", "taskset": "util-linux", "ip": "iproute2"}
 	var pkgs []string
 	for tool, pkg := range need {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -229,7 +229,7 @@ func (r *Results) markdown(svgName string) string {
 				continue
 			}
 			if c.failed == c.n {
-				fmt.Fprintf(&b, "| %s | failed: %s | | | | | | |\n", s, mdEscape(firstLine(c.lastErr)))
+				fmt.Fprintf(&b, "| %s | failed (see Failures): %s | | | | | | |\n", s, mdEscape(firstLine(c.lastErr)))
 				continue
 			}
 			val := fmt.Sprintf("%.0f [%.0f–%.0f]", c.value, c.lo, c.hi)
@@ -240,11 +240,9 @@ func (r *Results) markdown(svgName string) string {
 			if c.hasRatio {
 				ratio = fmt.Sprintf("%.2f×", c.ratio)
 			}
-			lat := "| | |"
+			lat := " | | "
 			if c.hasLat {
-				lat = fmt.Sprintf("%.0f | %.0f | %.0f", c.p50, c.p99, c.p999)
-			} else {
-				lat = " | | "
+				lat = usCell(c.p50) + " | " + usCell(c.p99) + " | " + usCell(c.p999)
 			}
 			errs := fmt.Sprintf("%d", c.errors+c.non2xx)
 			if c.failed > 0 {
@@ -255,7 +253,19 @@ func (r *Results) markdown(svgName string) string {
 		b.WriteString("\n")
 	}
 	b.WriteString(r.targets(cells))
+	if f := r.failures(); f != "" {
+		b.WriteString("\n" + f)
+	}
 	return b.String()
+}
+
+// usCell prints a latency; 0 is wrk's answer when its histogram cannot
+// place the percentile (seen with deep pipelining): shown as "–".
+func usCell(us float64) string {
+	if us <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f", us)
 }
 
 func mdEscape(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
@@ -295,7 +305,32 @@ func (r *Results) targets(cells map[[2]string]*cell) string {
 	} else {
 		fmt.Fprintf(&b, "- connection rate ≥ %s's — not measured in this run\n", baseline)
 	}
-	b.WriteString("- p99 at the same offered load ≤ the kernel backend's — not measured by this harness yet (wrk runs closed-loop at full load; the p99 columns above are at each server's own maximum)\n")
+	if x, k := get("fixedload", "shardnet-afxdp"), get("fixedload", baseline); x != nil && k != nil {
+		fmt.Fprintf(&b, "- p99 at the same offered load (%d req/s) ≤ %s's: %.0f vs %.0f µs — %s", fixedRate, baseline, x.p99, k.p99, verdict(x.p99 <= k.p99))
+		if lo := 0.95 * fixedRate; x.value < lo || k.value < lo {
+			fmt.Fprintf(&b, " (but the offered load was not sustained: %.0f and %.0f req/s)", x.value, k.value)
+		}
+		b.WriteString("\n")
+	} else {
+		fmt.Fprintf(&b, "- p99 at the same offered load ≤ %s's — not measured in this run (the fixedload profile)\n", baseline)
+	}
+	b.WriteString("\nThe p99 columns of the closed-loop profiles (wrk) are at each server's own maximum load; only fixedload compares latency at one load.\n")
+	return b.String()
+}
+
+// failures lists every failed measurement with the end of its error and
+// of the server's stderr, so that a server that did not start says why.
+func (r *Results) failures() string {
+	var b strings.Builder
+	for _, s := range r.Samples {
+		if s.Error == "" {
+			continue
+		}
+		if b.Len() == 0 {
+			b.WriteString("## Failures\n\n")
+		}
+		fmt.Fprintf(&b, "%s, %s, round %d:\n\n```\n%s\n```\n\n", s.Profile, s.Server, s.Round+1, strings.ReplaceAll(tail(s.Error, 1200), "```", "` ` `"))
+	}
 	return b.String()
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"strings"
@@ -15,7 +16,7 @@ func TestSummarizeRatiosWithinRound(t *testing.T) {
 		{Profile: "plaintext", Server: "shardnet-afxdp", Round: 1, RPS: 100},
 		{Profile: "plaintext", Server: baseline, Round: 1, RPS: 50},
 		{Profile: "plaintext", Server: "shardnet-afxdp", Round: 2, RPS: 180},
-		{Profile: "plaintext", Server: baseline, Round: 2, Error: "did not start"},
+		{Profile: "plaintext", Server: baseline, Round: 2, Error: "shardnet-kernel did not answer: httpd: bind: address in use"},
 		{Profile: "bulk", Server: baseline, Round: 0, Gbps: 2},
 		{Profile: "bulk", Server: "nginx", Round: 0, Gbps: 3},
 	}}
@@ -39,7 +40,9 @@ func TestSummarizeRatiosWithinRound(t *testing.T) {
 		t.Errorf("bulk cell %+v: want ratio 1.5 on Gbit/s, no latency", *b)
 	}
 	md := r.markdown("x.svg")
-	for _, want := range []string{"| shardnet-afxdp | 180 [100–300] | 1.75× |", "plaintext: shardnet-afxdp ≥ 1.5× shardnet-kernel: 1.75× — met", "(1 of 3 runs failed)"} {
+	for _, want := range []string{"| shardnet-afxdp | 180 [100–300] | 1.75× |", "plaintext: shardnet-afxdp ≥ 1.5× shardnet-kernel: 1.75× — met", "(1 of 3 runs failed)",
+		"## Failures", "plaintext, shardnet-kernel, round 3:\n\n```\nshardnet-kernel did not answer: httpd: bind: address in use\n```",
+		"p99 at the same offered load ≤ shardnet-kernel's — not measured"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}
@@ -62,5 +65,45 @@ func TestNginxAffinity(t *testing.T) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("nginx.conf lacks %q", want)
 		}
+	}
+}
+
+func TestFixedLoadTarget(t *testing.T) {
+	r := &Results{Rounds: 1, Duration: "1s", Samples: []Sample{
+		{Profile: "fixedload", Server: "shardnet-afxdp", RPS: fixedRate, P99us: 90},
+		{Profile: "fixedload", Server: baseline, RPS: fixedRate * 0.9, P99us: 120},
+	}}
+	md := r.markdown("x.svg")
+	want := "p99 at the same offered load (10240 req/s) ≤ shardnet-kernel's: 90 vs 120 µs — met (but the offered load was not sustained: 10240 and 9216 req/s)"
+	if !strings.Contains(md, want) {
+		t.Errorf("report lacks %q:\n%s", want, md)
+	}
+}
+
+func TestH2loadLog(t *testing.T) {
+	var log strings.Builder
+	// 1000 requests, 1 ms apart, latencies 1..1000 µs; the last one a 503.
+	for i := 1; i <= 1000; i++ {
+		status := 200
+		if i == 1000 {
+			status = 503
+		}
+		fmt.Fprintf(&log, "%d\t%d\t%d\n", 1_700_000_000_000_000+int64(i)*1000, status, i)
+	}
+	log.WriteString("garbage line\n")
+	n, bad, lat, first, last := parseH2loadLog([]byte(log.String()))
+	if n != 1000 || bad != 1 {
+		t.Fatalf("n %d bad %d", n, bad)
+	}
+	if last-first != 999*1000+1000 {
+		t.Errorf("span %d µs", last-first)
+	}
+	for _, c := range []struct{ p, want float64 }{{50, 500}, {99, 990}, {99.9, 999}} {
+		if got := percentile(lat, c.p); got != c.want {
+			t.Errorf("p%v = %v, want %v", c.p, got, c.want)
+		}
+	}
+	if n := cpuCount("0-1,3"); n != 3 {
+		t.Errorf("cpuCount(0-1,3) = %d", n)
 	}
 }

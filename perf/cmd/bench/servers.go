@@ -20,31 +20,45 @@ type server struct {
 	argv []string
 	env  []string
 	conf func(dir string) error // writes a config file before start (nginx)
+	// broken, when set, is why the server cannot run (its build failed):
+	// every measurement of it is recorded as failed with this text.
+	broken string
 }
 
-type binaries struct{ httpd, nethttp, fasthttp string }
+// binaries are the built servers; a non-empty *Err says why one is missing.
+type binaries struct {
+	httpd, nethttp, fasthttp          string
+	httpdErr, nethttpErr, fasthttpErr string
+}
 
-// buildServers builds shardnet's httpd (main module) and the reference
-// servers (this module) into work.
-func buildServers(repo, work string) (binaries, error) {
+// buildServers builds shardnet's httpd (main module; or takes the prebuilt
+// one given by -httpd) and the reference servers (this module) into work.
+// A failed build is not fatal: the servers it affects are reported failed.
+func buildServers(repo, work, prebuilt string) binaries {
 	b := binaries{
 		httpd:    filepath.Join(work, "httpd"),
 		nethttp:  filepath.Join(work, "nethttp"),
 		fasthttp: filepath.Join(work, "fasthttp"),
 	}
-	steps := []struct{ dir, out, pkg string }{
-		{repo, b.httpd, "./examples/httpd"},
-		{filepath.Join(repo, "perf"), b.nethttp, "./servers/nethttp"},
-		{filepath.Join(repo, "perf"), b.fasthttp, "./servers/fasthttp"},
+	if prebuilt != "" {
+		b.httpd = prebuilt
 	}
-	for _, s := range steps {
-		cmd := exec.Command("go", "build", "-o", s.out, s.pkg)
-		cmd.Dir = s.dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return b, fmt.Errorf("building %s: %v\n%s", s.pkg, err, out)
+	build := func(dir, out, pkg string) string {
+		cmd := exec.Command("go", "build", "-o", out, pkg)
+		cmd.Dir = dir
+		if o, err := cmd.CombinedOutput(); err != nil {
+			msg := fmt.Sprintf("building %s: %v: %s", pkg, err, tail(string(o), 600))
+			fmt.Fprintln(os.Stderr, "bench:", msg)
+			return msg
 		}
+		return ""
 	}
-	return b, nil
+	if prebuilt == "" {
+		b.httpdErr = build(repo, b.httpd, "./examples/httpd")
+	}
+	b.nethttpErr = build(filepath.Join(repo, "perf"), b.nethttp, "./servers/nethttp")
+	b.fasthttpErr = build(filepath.Join(repo, "perf"), b.fasthttp, "./servers/fasthttp")
+	return b
 }
 
 // makeSite writes the files every server serves.
@@ -71,11 +85,11 @@ func allServers(b binaries, www string, t *topology, o *options) []server {
 	}
 	gomax := "GOMAXPROCS=" + n
 	return []server{
-		{Name: "shardnet-afxdp", Host: afxdpIP, argv: httpd("-driver", "afxdp", "-iface", t.srvIf, "-addr", afxdpIP+"/24")},
-		{Name: "shardnet-tap", Host: tapStackIP, argv: httpd("-driver", "tap", "-iface", "shb0", "-addr", tapStackIP+"/16", "-host-addr", tapHostIP+"/16")},
-		{Name: "shardnet-kernel", Host: kernelIP, argv: httpd("-driver", "kernel", "-addr", kernelIP)},
-		{Name: "nethttp", Host: kernelIP, argv: inNS(t.srv, cpus, b.nethttp, "-addr", kernelIP+":"+port, "-root", www), env: []string{gomax}},
-		{Name: "fasthttp", Host: kernelIP, argv: inNS(t.srv, cpus, b.fasthttp, "-addr", kernelIP+":"+port, "-root", www), env: []string{gomax}},
+		{Name: "shardnet-afxdp", Host: afxdpIP, argv: httpd("-driver", "afxdp", "-iface", t.srvIf, "-addr", afxdpIP+"/24"), broken: b.httpdErr},
+		{Name: "shardnet-tap", Host: tapStackIP, argv: httpd("-driver", "tap", "-iface", "shb0", "-addr", tapStackIP+"/16", "-host-addr", tapHostIP+"/16"), broken: b.httpdErr},
+		{Name: "shardnet-kernel", Host: kernelIP, argv: httpd("-driver", "kernel", "-addr", kernelIP), broken: b.httpdErr},
+		{Name: "nethttp", Host: kernelIP, argv: inNS(t.srv, cpus, b.nethttp, "-addr", kernelIP+":"+port, "-root", www), env: []string{gomax}, broken: b.nethttpErr},
+		{Name: "fasthttp", Host: kernelIP, argv: inNS(t.srv, cpus, b.fasthttp, "-addr", kernelIP+":"+port, "-root", www), env: []string{gomax}, broken: b.fasthttpErr},
 		{Name: "nginx", Host: kernelIP, conf: nginxConf(www, o.shards), argv: nil},
 	}
 }
@@ -139,6 +153,9 @@ type running struct {
 }
 
 func (s *server) start(t *topology, o *options) (*running, error) {
+	if s.broken != "" {
+		return nil, fmt.Errorf("%s", s.broken)
+	}
 	dir, err := os.MkdirTemp("", "snb-"+s.Name+"-")
 	if err != nil {
 		return nil, err
