@@ -78,7 +78,35 @@ func TestEchoBinary(t *testing.T) {
 					t.Error(err)
 				}
 			}
+			// An idle connection at stop time is closed gracefully (Drain):
+			// the client reads EOF, not a reset, and closes its side.
+			var idle net.Conn
+			if err := ns.Do(func() error {
+				var err error
+				idle, err = net.DialTimeout("tcp4", addr+":7", 10*time.Second)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			defer idle.Close()
+			buf := make([]byte, 2)
+			if _, err := idle.Write([]byte("hi")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.ReadFull(idle, buf); err != nil || string(buf) != "hi" {
+				t.Fatalf("idle connection echo: %q %v", buf, err)
+			}
+			eof := make(chan error, 1)
+			go func() {
+				idle.SetReadDeadline(time.Now().Add(60 * time.Second))
+				_, err := idle.Read(buf)
+				idle.Close()
+				eof <- err
+			}()
 			report := p.Interrupt()
+			if err := <-eof; err != io.EOF {
+				t.Fatalf("idle connection at stop: read %v, want EOF (a graceful close)", err)
+			}
 			if strings.Count(report, "in-use 0") != shards || strings.Count(report, "tcp: segs in/out") != shards {
 				t.Fatalf("want a clean report (no leaked buffers) for %d shards:\n%s", shards, report)
 			}
