@@ -178,7 +178,7 @@ func (c *Conn) Info() Info {
 	i := Info{State: c.state, SRTT: c.srtt, RTTVar: c.rttvar, RTO: c.rto,
 		SndWnd: c.sndWnd, RcvWnd: c.rcvWindow(), InFlight: c.flight(), MSS: c.mss(),
 		SndWScale: c.sndWscale, RcvWScale: c.rcvWscale, Timestamps: c.tsOK, SACK: c.sackOK,
-		InRecovery: c.inRecovery, Sacked: c.sb.SackedBytes(), Buffered: c.snd.n, Unread: c.rcv.len(), OOOSegs: len(c.ooo.e),
+		InRecovery: c.inRecovery, Sacked: c.board().SackedBytes(), Buffered: c.snd.n, Unread: c.rcv.len(), OOOSegs: len(c.ooo.e),
 		ISS: c.iss, IRS: c.irs, SndUna: c.sndUna, SndNxt: c.sndNxt, RcvNxt: c.rcvNxt}
 	if c.cc != nil {
 		i.Cwnd, i.Ssthresh = c.cc.Cwnd(), c.cc.Ssthresh()

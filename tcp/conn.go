@@ -154,8 +154,11 @@ type Conn struct {
 	retries           int
 
 	// Loss recovery (RFC 5681/6582/6675).
-	cc         congestion.Controller
-	sb         sack.Scoreboard
+	cc congestion.Controller
+	// sb is the SACK scoreboard (RFC 6675), taken from the Stack only
+	// while the peer has SACKed data above SND.UNA and given back when it
+	// is empty (nil then: an idle connection holds none; see board).
+	sb         *sack.Scoreboard
 	rb         sack.RecvBlocks
 	inRecovery bool
 	recover    wire.Seq
@@ -341,6 +344,7 @@ func (c *Conn) releaseMem() {
 	c.rcv.reset(&s.bufs)
 	c.ooo.releaseAll()
 	s.putOOO(&c.ooo)
+	c.putBoard()
 	c.memWait = false
 }
 

@@ -172,6 +172,13 @@ func (s *Stack) listenInput(l *listener, g *segment, now int64) {
 		s.drop(DropListenNoSyn)
 		return
 	}
+	// No slot (and no TIME-WAIT to recycle): drop without an answer
+	// before the backlog check, so no cookie promises a connection there
+	// is no room for (doc.go "Connection cap").
+	if !s.connRoom() {
+		s.drop(DropConnLimit)
+		return
+	}
 	if l.synRcvd >= s.cfg.SynBacklog {
 		if s.cfg.NoSynCookies {
 			s.drop(DropBacklogFull)
@@ -369,7 +376,7 @@ func (c *Conn) segmentArrives(g *segment, now int64) {
 	// number, so that TIME-WAIT cannot be assassinated (hazard H1) and old
 	// duplicates of this incarnation cannot reach the next.
 	if c.state == StateTimeWait && g.has(wire.TCPFlagRST) {
-		s.drop(DropRstIgnored)
+		s.drop(DropRstTimeWait)
 		return
 	}
 
@@ -592,15 +599,22 @@ func (c *Conn) processAck(g *segment, now int64) bool {
 	// and on every ACK that advances SND.UNA even without blocks, so that
 	// ranges now cumulatively acknowledged are dropped (left behind, they
 	// would be misread once the sequence space moves on by 2^31).
-	if c.sackOK && (advanced || (g.opts.NumSACK > 0 && c.sndMax != c.sndUna)) {
-		if c.sb.Update(c.sndUna, c.sndMax, g.opts.SACK[:g.opts.NumSACK]) > 0 && pure {
+	// The scoreboard exists only while something is SACKed (board).
+	dsack := false
+	if c.sackOK && (g.opts.NumSACK > 0 || c.sb != nil) && (advanced || (g.opts.NumSACK > 0 && c.sndMax != c.sndUna)) {
+		sb := c.takeBoard()
+		if sb.Update(c.sndUna, c.sndMax, g.opts.SACK[:g.opts.NumSACK]) > 0 && pure {
 			isDup = true
 		}
-	}
-	if c.tlpOut && c.tlpRetrans {
-		if d, ok := c.sb.DSACK(); ok && !d.End.LessThan(c.tlpHigh) {
-			c.tlpOut = false // both the original and the probe arrived: no loss
+		if d, ok := sb.DSACK(); ok && !d.End.LessThan(c.tlpHigh) {
+			dsack = true
 		}
+		if sb.SackedBytes() == 0 {
+			c.putBoard()
+		}
+	}
+	if c.tlpOut && c.tlpRetrans && dsack {
+		c.tlpOut = false // both the original and the probe arrived: no loss
 	}
 	if isDup {
 		c.dupAcks++

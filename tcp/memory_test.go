@@ -2,6 +2,7 @@ package tcp_test
 
 import (
 	"testing"
+	"unsafe"
 
 	"github.com/shardnet/shardnet/buf"
 	"github.com/shardnet/shardnet/tcp"
@@ -269,4 +270,17 @@ func TestBufferBudgetShrinksWindow(t *testing.T) {
 		t.Fatalf("BufBytes %d", st.BufBytes)
 	}
 	h.Drain()
+}
+
+// The Conn object is what every slot of Config.MaxConns costs whether or
+// not it is in use; what a connection needs only while busy (buffers,
+// out-of-order queue, SACK scoreboard) is taken on demand instead. The
+// bound catches a large structure embedded again.
+func TestConnSize(t *testing.T) {
+	const max = 768
+	if sz := unsafe.Sizeof(tcp.Conn{}); sz > max {
+		t.Fatalf("sizeof(tcp.Conn) = %d bytes, want ≤ %d", sz, max)
+	} else {
+		t.Logf("sizeof(tcp.Conn) = %d bytes", sz)
+	}
 }

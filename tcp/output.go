@@ -303,7 +303,7 @@ func (c *Conn) sendOne(now int64) bool {
 			// episode: while HighACK > RescueRxt or RescueRxt is
 			// undefined (RescueRxt is the recovery point, §4).
 			rescueOK := !c.rescueSet || c.sndUna.GreaterThan(c.rescueRxt)
-			start, n, kind, ok := c.sb.NextSeg(c.sndUna, c.sndMax, c.highRxt, mss, rescueOK)
+			start, n, kind, ok := c.board().NextSeg(c.sndUna, c.sndMax, c.highRxt, mss, rescueOK)
 			if ok && kind == sack.SegRescue && start.LessThan(c.highRxt) {
 				// The highest unSACKed bytes were retransmitted in this
 				// pass already (rule 3): a rescue would repeat them.
@@ -368,7 +368,7 @@ func (c *Conn) retransmit(start wire.Seq, n uint32, kind sack.SegKind, now int64
 // Pipe stops counting the lost retransmissions. (Linux did the same with
 // its lost-retransmit marking before RACK; RFC 8985 §6 generalises it.)
 func (c *Conn) lostRetransmit(mss uint32) {
-	if c.rxtPending && c.sb.IsLost(c.rxtMax, mss) {
+	if c.rxtPending && c.board().IsLost(c.rxtMax, mss) {
 		c.rxtPending = false
 		c.highRxt = c.sndUna
 		c.s.stats.LostRetransmits++
@@ -447,7 +447,7 @@ func (c *Conn) sendNew(inFlight, cwnd, mss uint32, now int64) bool {
 func (c *Conn) pipe() uint32 {
 	mss := c.mss()
 	if c.sackOK {
-		return c.sb.Pipe(c.sndUna, c.sndMax, c.highRxt, mss)
+		return c.board().Pipe(c.sndUna, c.sndMax, c.highRxt, mss)
 	}
 	f := c.flight()
 	d := uint32(c.dupAcks) * mss

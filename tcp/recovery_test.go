@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/shardnet/shardnet/buf"
 	"github.com/shardnet/shardnet/tcp"
 	"github.com/shardnet/shardnet/tcp/tcptest"
 	"github.com/shardnet/shardnet/wire"
@@ -247,4 +248,56 @@ func TestDSACKForDuplicateSegments(t *testing.T) {
 	// Reported once: the next ACK has the plain SACK.
 	h.Send(Seg{Seq: start.Add(600), Ack: p.rcv, Flags: ACK, Payload: data})
 	p.expect(t, "no repeated D-SACK", Flags(ACK), tcptest.SACKBlocks(blk(600, 700), blk(350, 450)))
+}
+
+// The SACK scoreboard is taken when the peer SACKs data and given back
+// once nothing SACKed is above SND.UNA: idle connections hold none, and a
+// connection that goes through SACK and back allocates nothing in steady
+// state.
+func TestScoreboardOnlyWhileSacked(t *testing.T) {
+	p, una := sackConn(t, 1000)
+	h := p.h
+	if tcp.HoldsScoreboard(p.c) {
+		t.Fatal("scoreboard held before any SACK")
+	}
+	h.Send(Seg{Seq: p.nxt, Ack: una, Flags: ACK, Opts: sackOpts(una, [2]uint32{200, 300})})
+	if !tcp.HoldsScoreboard(p.c) || p.c.Info().Sacked != 100 {
+		t.Fatalf("after a SACK of 100 bytes: holds %v, sacked %d", tcp.HoldsScoreboard(p.c), p.c.Info().Sacked)
+	}
+	// An ACK covering part of the hole but not the SACKed range keeps it.
+	h.Send(Seg{Seq: p.nxt, Ack: una + 100, Flags: ACK, Opts: sackOpts(una, [2]uint32{200, 300})})
+	if !tcp.HoldsScoreboard(p.c) {
+		t.Fatal("scoreboard given back while SACKed bytes are still above SND.UNA")
+	}
+	h.Send(Seg{Seq: p.nxt, Ack: una + 1000, Flags: ACK})
+	if tcp.HoldsScoreboard(p.c) || p.c.Info().Sacked != 0 {
+		t.Fatalf("all acknowledged: holds %v, sacked %d", tcp.HoldsScoreboard(p.c), p.c.Info().Sacked)
+	}
+	una += 1000
+	releaseOut(h)
+	h.Out = make([]*buf.Packet, 0, 64)
+
+	data := bytes.Repeat([]byte("z"), 300)
+	run := func() {
+		if n := p.c.Write(data, h.Now); n != len(data) {
+			t.Fatalf("Write = %d", n)
+		}
+		releaseOut(h)
+		h.Send(Seg{Seq: p.nxt, Ack: una + 100, Flags: ACK, Opts: sackOpts(una, [2]uint32{200, 300})})
+		if !tcp.HoldsScoreboard(p.c) {
+			t.Fatal("no scoreboard after a SACK")
+		}
+		h.Send(Seg{Seq: p.nxt, Ack: una + 300, Flags: ACK})
+		if tcp.HoldsScoreboard(p.c) {
+			t.Fatal("scoreboard kept after everything was acknowledged")
+		}
+		una += 300
+		releaseOut(h)
+	}
+	for i := 0; i < 5; i++ {
+		run()
+	}
+	if a := testing.AllocsPerRun(200, run); a != 0 {
+		t.Fatalf("%.1f allocations per SACK round", a)
+	}
 }

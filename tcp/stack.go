@@ -9,6 +9,7 @@ import (
 	"github.com/shardnet/shardnet/buf"
 	"github.com/shardnet/shardnet/reactor/timer"
 	"github.com/shardnet/shardnet/tcp/congestion"
+	"github.com/shardnet/shardnet/tcp/sack"
 	"github.com/shardnet/shardnet/wire"
 )
 
@@ -201,8 +202,13 @@ type Stack struct {
 	depth      int     // nesting of Deliver / timer / API entry points
 	now        int64   // time given to the outermost entry point
 
-	bufs    bufPool      // send/receive buffer memory (Config.MaxBufferBytes)
-	oooFree [][]oooEntry // reassembly queues not in use, for reuse (at most maxOOOFree)
+	bufs    bufPool            // send/receive buffer memory (Config.MaxBufferBytes)
+	oooFree [][]oooEntry       // reassembly queues not in use, for reuse (at most maxOOOFree)
+	sbFree  []*sack.Scoreboard // SACK scoreboards not in use, for reuse (at most maxSBFree)
+	// noBoard stands for the scoreboard of a connection that holds none:
+	// always empty (n = 0). Read through Conn.board; the queries only
+	// move its base (una), which means nothing while it is empty.
+	noBoard sack.Scoreboard
 	// memWait lists connections (pool indices) whose Write came up short
 	// for lack of buffer budget; they get OnWritable when memory is given
 	// back. Entries whose Conn.memWait is false are stale and skipped.
@@ -305,6 +311,52 @@ func (s *Stack) putOOO(r *reassembly) {
 	r.e = nil
 }
 
+// maxSBFree bounds the idle SACK scoreboards a stack keeps for reuse.
+const maxSBFree = 256
+
+// takeBoard returns c's SACK scoreboard, taking an empty one from the
+// stack when c holds none. A connection holds a scoreboard only while the
+// peer has SACKed bytes above SND.UNA (about 600 bytes, most of a Conn,
+// so idle connections do not carry one).
+func (c *Conn) takeBoard() *sack.Scoreboard {
+	if c.sb != nil {
+		return c.sb
+	}
+	s := c.s
+	if n := len(s.sbFree); n > 0 {
+		c.sb = s.sbFree[n-1]
+		s.sbFree[n-1] = nil
+		s.sbFree = s.sbFree[:n-1]
+	} else {
+		c.sb = new(sack.Scoreboard)
+	}
+	return c.sb
+}
+
+// putBoard gives c's scoreboard back, forgetting what it held (after an
+// RTO, RFC 6675 §5.1, or once nothing is SACKed).
+func (c *Conn) putBoard() {
+	sb := c.sb
+	if sb == nil {
+		return
+	}
+	c.sb = nil
+	s := c.s
+	if len(s.sbFree) < maxSBFree {
+		sb.Reset()
+		s.sbFree = append(s.sbFree, sb)
+	}
+}
+
+// board is c's scoreboard for queries: the stack's always-empty one when
+// c holds none.
+func (c *Conn) board() *sack.Scoreboard {
+	if c.sb != nil {
+		return c.sb
+	}
+	return &c.s.noBoard
+}
+
 // waitMem puts c on the list of connections woken when buffer memory is
 // given back.
 func (c *Conn) waitMem() {
@@ -364,6 +416,10 @@ func (s *Stack) leave() {
 		s.zombies = s.zombies[:0]
 	}
 }
+
+// connRoom reports whether allocConn would find a slot: a free one or a
+// TIME-WAIT connection to recycle.
+func (s *Stack) connRoom() bool { return len(s.free) > 0 || s.twHead >= 0 }
 
 // allocConn takes a connection object from the pool and enters it in the
 // flow table. When the pool is exhausted it recycles the oldest TIME-WAIT

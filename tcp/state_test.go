@@ -958,8 +958,8 @@ func TestTimeWaitIgnoresRST(t *testing.T) {
 	if h.Stack.Conns() != 1 {
 		t.Fatal("a RST ended TIME-WAIT")
 	}
-	if d := after.Drops[tcp.DropRstIgnored] - before.Drops[tcp.DropRstIgnored]; d != 4 {
-		t.Errorf("rst_ignored moved by %d, want 4", d)
+	if d := after.Drops[tcp.DropRstTimeWait] - before.Drops[tcp.DropRstTimeWait]; d != 4 {
+		t.Errorf("rst_in_time_wait moved by %d, want 4", d)
 	}
 	if after.ResetsRecv != before.ResetsRecv || after.ChallengeAcks != before.ChallengeAcks {
 		t.Errorf("ResetsRecv %d -> %d, ChallengeAcks %d -> %d",
@@ -1149,5 +1149,29 @@ func TestConnLimit(t *testing.T) {
 	}
 	if _, err := h.Stack.Dial(h.Remote, 9, &tcptest.Recorder{}, h.Now); !errors.Is(err, tcp.ErrNoConn) {
 		t.Fatalf("Dial with a full pool: %v", err)
+	}
+}
+
+// With the pool full the backlog being full too must not bring a SYN
+// cookie: it would promise a connection there is no room for.
+func TestConnLimitNoCookie(t *testing.T) {
+	h := tcptest.New(t, tcp.Config{MaxConns: 2, SynBacklog: 2})
+	h.Stack.Listen(80, &tcptest.Recorder{})
+	for port := uint16(1000); port < 1003; port++ {
+		h.Send(Seg{SrcPort: port, Seq: 1, Flags: SYN})
+	}
+	st := h.Stack.Stats()
+	if n := len(h.Drain()); n != 2 || st.Drops[tcp.DropConnLimit] != 1 || st.SynCookiesSent != 0 {
+		t.Fatalf("%d SYN-ACKs, %d cookies, drops %v", n, st.SynCookiesSent, st.Drops)
+	}
+	// With a slot but the backlog full, the cookie is the answer.
+	h = tcptest.New(t, tcp.Config{MaxConns: 3, SynBacklog: 2})
+	h.Stack.Listen(80, &tcptest.Recorder{})
+	for port := uint16(1000); port < 1003; port++ {
+		h.Send(Seg{SrcPort: port, Seq: 1, Flags: SYN})
+	}
+	st = h.Stack.Stats()
+	if n := len(h.Drain()); n != 3 || st.SynCookiesSent != 1 || st.Drops[tcp.DropConnLimit] != 0 {
+		t.Fatalf("%d SYN-ACKs, %d cookies, drops %v", n, st.SynCookiesSent, st.Drops)
 	}
 }

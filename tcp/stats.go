@@ -21,13 +21,14 @@ const (
 	DropCookieFailed                     // ACK to a listener whose SYN cookie does not verify
 	DropBadSynAck                        // SYN-SENT: unacceptable ACK (RST sent) or neither SYN nor RST
 	DropListenNoSyn                      // LISTEN: neither SYN nor a valid cookie ACK
-	DropRstIgnored                       // RST that matched nothing, was not acceptable, or came in TIME-WAIT (RFC 1337)
+	DropRstIgnored                       // RST that matched nothing or was not acceptable
 	DropReassemblyFull                   // out-of-order segment over the reassembly bound
 	DropRecvBufFull                      // in-window data that did not fit the receive buffer
 	DropStateClosed                      // data after our side stopped accepting (e.g. after FIN)
 	DropNoBuf                            // the slab had no frame to build a reply
 	DropRstRateLimit                     // no connection or listener, and the RST was suppressed by the rate limit
 	DropBufferLimit                      // in-window data not kept: the shard's buffer budget (Config.MaxBufferBytes) is spent
+	DropRstTimeWait                      // RST in TIME-WAIT, ignored (RFC 1337); a peer closing an orphaned socket sends these too
 	numDropReasons
 )
 
@@ -55,6 +56,7 @@ var dropNames = [numDropReasons]string{
 	DropNoBuf:          "no_buf",
 	DropRstRateLimit:   "rst_ratelimited",
 	DropBufferLimit:    "buffer_limit",
+	DropRstTimeWait:    "rst_in_time_wait",
 }
 
 // String is the reason's metric-friendly name.

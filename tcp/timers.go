@@ -139,7 +139,7 @@ func (c *Conn) maybeRecover(now int64) {
 		return
 	}
 	mss := c.mss()
-	lost := c.dupAcks >= 3 || (c.sackOK && c.sb.IsLost(c.sndUna, mss))
+	lost := c.dupAcks >= 3 || (c.sackOK && c.board().IsLost(c.sndUna, mss))
 	// RFC 6582 §3.2 step 1: no new recovery until everything sent before
 	// the last one (or the last RTO) is acknowledged.
 	if !lost || c.sndUna.LessThan(c.recover) {
@@ -204,7 +204,7 @@ func (c *Conn) onRetransmitTimer(now int64) {
 	c.rxtPending = false
 	c.tlpOut = false
 	c.dupAcks = 0
-	c.sb.Reset()
+	c.putBoard()
 	c.recover = c.sndMax // RFC 6582 §3.2 step 4 after a timeout
 	c.rttTiming = false
 	c.rtoTS, c.rtoTSSet = c.tsNow(now), true

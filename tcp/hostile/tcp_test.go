@@ -403,7 +403,8 @@ func TestHostileTimeWaitAssassination(t *testing.T) {
 	if d := after.tcp.ResetsRecv - before.tcp.ResetsRecv; d != 0 {
 		t.Errorf("ResetsRecv moved by %d, want 0", d)
 	}
-	if d := after.tcp.Drops[tcp.DropRstIgnored] - before.tcp.Drops[tcp.DropRstIgnored]; d != 1 {
-		t.Errorf("rst_ignored moved by %d, want 1", d)
+	// ≥ 1: the legitimate transfers' own closes can add RSTs in TIME-WAIT.
+	if d := after.tcp.Drops[tcp.DropRstTimeWait] - before.tcp.Drops[tcp.DropRstTimeWait]; d < 1 {
+		t.Errorf("rst_in_time_wait moved by %d, want ≥ 1", d)
 	}
 }
