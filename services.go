@@ -19,8 +19,10 @@ const serviceTimeout = 10 * time.Second
 // by all shards and must be safe for concurrent use). The Stack keeps the
 // servers: their counters appear in Samples and on /metrics, and Stop
 // drains them (http.Server.Drain). A zero cfg.RecvBuffer is set to the
-// stack's RecvBuf. Before Start the service starts with the stack; after,
-// it starts on every shard before HandleHTTP returns.
+// stack's RecvBuf; a nil cfg.FileInbox to each shard's inbox, so that file
+// bodies (SetBodyFile) are read off the shard's thread. Before Start the
+// service starts with the stack; after, it starts on every shard before
+// HandleHTTP returns.
 func (st *Stack) HandleHTTP(port uint16, cfg http.Config) error {
 	if cfg.RecvBuffer == 0 && st.cfg.RecvBuf != 0 {
 		cfg.RecvBuffer = st.cfg.RecvBuf
@@ -29,6 +31,10 @@ func (st *Stack) HandleHTTP(port uint16, cfg http.Config) error {
 		return fmt.Errorf("%w: HandleHTTP(%d): the http.Config needs a Handler or a Router", ErrConfig, port)
 	}
 	return st.addService(port, "http", func(ss *shardState) error {
+		cfg := cfg
+		if cfg.FileInbox == nil {
+			cfg.FileInbox = ss.sh.Inbox() // file bodies read off the shard
+		}
 		srv, err := http.NewServer(cfg, ss.host)
 		if err != nil {
 			return fmt.Errorf("HandleHTTP(%d): %w", port, err)

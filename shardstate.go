@@ -237,6 +237,8 @@ func addHTTP(sum *http.Stats, s http.Stats) {
 	sum.PipelinedMax = max(sum.PipelinedMax, s.PipelinedMax)
 	sum.Paused += s.Paused
 	sum.FileErrors += s.FileErrors
+	sum.FileReads += s.FileReads
+	sum.FileReadWaits += s.FileReadWaits
 	sum.BadHeaderValues += s.BadHeaderValues
 	sum.IncompleteAtEOF += s.IncompleteAtEOF
 }

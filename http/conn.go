@@ -84,6 +84,10 @@ type conn struct {
 	sf     *os.File                   // file body being streamed, after out
 	sfOff  int64
 	sfN    int64
+	fc     *fileChunk // its chunk being read or written (Config.FileInbox)
+
+	fwNext   *conn // the next connection waiting for a file chunk
+	fwaiting bool  // on the Server's file reader's waiting list
 
 	closeAfter bool // close once the current response is written
 	paused     bool // input left unconsumed until the output drains
@@ -375,6 +379,11 @@ func (cn *conn) flush(now int64) flushResult {
 			return flushPending
 		}
 		cn.sb = nil
+	}
+	if fr := cn.srv.files; cn.sf != nil && fr != nil {
+		if r := cn.flushFileAsync(fr, now); r != flushDone {
+			return r
+		}
 	}
 	if cn.sf != nil {
 		buf := cn.srv.fileBuffer()

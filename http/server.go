@@ -43,6 +43,12 @@ type Config struct {
 	// a whole request head plus a Content-Length body must fit in it, so
 	// NewServer rejects limits that do not stay well below it.
 	RecvBuffer int
+	// FileInbox, if set, is the shard's inbox (a shard.Inbox): SetBodyFile
+	// ranges are then read by a goroutine and handed back through it, so
+	// that a read that goes to the device does not stall the shard
+	// (fileread.go). Nil: they are read on the shard's thread.
+	// shardnet's HandleHTTP sets it.
+	FileInbox Poster
 
 	// Clock is the wall clock, for Date and Ctx.Unix (time.Now if nil).
 	Clock func() time.Time
@@ -92,6 +98,7 @@ type Server struct {
 	bodyPool  bytebufferpool.Pool // Ctx.Write bodies
 	chunkPool bytebufferpool.Pool // chunked requests: head copy + decoded body
 	fileBuf   []byte              // pread buffer for file bodies (lazy)
+	files     *fileReader         // reads file bodies off the shard (nil: fileBuf)
 
 	free  *conn // free list of connection states
 	nfree int
@@ -134,6 +141,7 @@ func NewServer(cfg Config, host stream.Host) (*Server, error) {
 	s.serverLine = []byte("Server: " + cfg.ServerName + "\r\n")
 	s.date.init(cfg.Clock)
 	s.date.refresh(host.Now())
+	s.files = newFileReader(cfg.FileInbox, host, &s.stats)
 	return s, nil
 }
 
@@ -215,6 +223,9 @@ func (s *Server) put(cn *conn) {
 	}
 	if cn.cbuf != nil {
 		s.chunkPool.Put(cn.cbuf)
+	}
+	if s.files != nil {
+		s.files.drop(cn)
 	}
 	cn.ctx.reset()
 	hdrs, pathBuf := cn.ctx.hdrs, cn.ctx.pathBuf

@@ -90,6 +90,8 @@ type Stats struct {
 	PipelinedMax    int    // most requests answered in one OnData batch
 	Paused          uint64 // times input was left unconsumed for back-pressure
 	FileErrors      uint64 // SetBodyFile reads that failed or came up short (connection aborted)
+	FileReads       uint64 // SetBodyFile chunks read off the shard (Config.FileInbox)
+	FileReadWaits   uint64 // times a connection waited for a free file chunk buffer
 	BadHeaderValues uint64 // SetHeader calls dropped for CR, LF or a non-token name
 	IncompleteAtEOF uint64 // peer closed in the middle of a request
 }

@@ -34,9 +34,12 @@ type server struct {
 	ns   *nstest.NS // nil for the kernel backend
 	addr string     // host:port
 	big  []byte     // /big.bin
+	huge []byte     // /huge.bin: above static's MaxCachedFile, read from disk
 }
 
 const bigSize = 256 << 10
+
+const hugeSize = 3<<20 + 12345
 
 // numSmall files /n0.txt … hold smallBody(i): distinct answers, to check
 // the order of pipelined responses.
@@ -59,6 +62,15 @@ func start(t *testing.T, d shardnet.Driver, hcfg http.Config) *server {
 		big[i] = byte(i * 7)
 	}
 	must(t, os.WriteFile(filepath.Join(root, "big.bin"), big, 0o644))
+	huge := make([]byte, hugeSize)
+	x := uint32(2463534242)
+	for i := range huge {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		huge[i] = byte(x)
+	}
+	must(t, os.WriteFile(filepath.Join(root, "huge.bin"), huge, 0o644))
 	must(t, os.WriteFile(filepath.Join(root, "index.html"), []byte("<p>index</p>\n"), 0o644))
 	for i := range numSmall {
 		must(t, os.WriteFile(filepath.Join(root, fmt.Sprintf("n%d.txt", i)), []byte(smallBody(i)), 0o644))
@@ -77,7 +89,7 @@ func start(t *testing.T, d shardnet.Driver, hcfg http.Config) *server {
 	router.HandlePrefix("/", files.Serve)
 	hcfg.Router = router
 
-	srv := &server{big: big}
+	srv := &server{big: big, huge: huge}
 	var cfg shardnet.Config
 	port := uint16(80)
 	if d == shardnet.DriverKernel {
@@ -294,6 +306,66 @@ func testSlowloris(t *testing.T, d shardnet.Driver) {
 	t.Logf("slowloris: %d connections closed by the header timeout; legit client got %d responses meanwhile", st.HeaderTimeouts, ok.Load())
 }
 
+// Silent connections: some never send a byte, some go quiet after one
+// answered request, some stop in the middle of a request body. Each kind
+// is closed by its own timer and counted there, while a legit client on
+// another connection keeps being served.
+func TestSilent(t *testing.T) { backends(t, testSilent) }
+
+func testSilent(t *testing.T, d shardnet.Driver) {
+	s := start(t, d, http.Config{IdleTimeout: int64(400 * time.Millisecond), LingerTimeout: int64(300 * time.Millisecond)})
+	stop := make(chan struct{})
+	ok, legitDone := s.legit(t, stop)
+	const n = 50
+	before := s.stats(t)
+	var silent, quiet, stalled []net.Conn
+	for range n {
+		silent = append(silent, s.dial(t))
+		c := s.dial(t)
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, "GET /n1.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+		status, body, err := readResponse(bufio.NewReader(c))
+		if err != nil || status != 200 || body != smallBody(1) {
+			t.Fatalf("first request: %d %q %v", status, body, err)
+		}
+		quiet = append(quiet, c)
+		c = s.dial(t)
+		io.WriteString(c, "POST /plaintext HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nonly a few bytes")
+		stalled = append(stalled, c)
+	}
+	for kind, conns := range [][]net.Conn{silent, quiet, stalled} {
+		for _, c := range conns {
+			// A body cut short gets no response: the read finds only the end.
+			c.SetReadDeadline(time.Now().Add(3 * time.Second))
+			b, err := io.ReadAll(c)
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatalf("kind %d: a silent connection is still open", kind)
+			}
+			if len(b) > 0 {
+				t.Fatalf("kind %d: got %.80q, want the connection closed without a response", kind, b)
+			}
+		}
+	}
+	close(stop)
+	must(t, <-legitDone)
+	if ok.Load() == 0 {
+		t.Fatal("the legit client got no answer meanwhile")
+	}
+	st := s.stats(t)
+	if got := st.IdleTimeouts - before.IdleTimeouts; got < 2*n {
+		t.Fatalf("IdleTimeouts +%d, want ≥ %d (never spoke, quiet after a response)", got, 2*n)
+	}
+	if got := st.BodyTimeouts - before.BodyTimeouts; got != n {
+		t.Fatalf("BodyTimeouts +%d, want %d", got, n)
+	}
+	if st.HeaderTimeouts != before.HeaderTimeouts {
+		t.Fatalf("HeaderTimeouts moved (%d → %d) with no request head begun", before.HeaderTimeouts, st.HeaderTimeouts)
+	}
+	t.Logf("silent: %d idle and %d body timeouts; legit client got %d responses meanwhile",
+		st.IdleTimeouts-before.IdleTimeouts, st.BodyTimeouts-before.BodyTimeouts, ok.Load())
+}
+
 // A slow reader asks for a large file many times and never reads: the
 // server stops reading its requests (Paused), holds a bounded amount for
 // it, and the write timeout resets it; other clients are unaffected.
@@ -396,6 +468,10 @@ func testPipeliningFlood(t *testing.T, d shardnet.Driver) {
 			t.Fatalf("the flood holds %d buffer bytes, want ≤ 512 KiB", held)
 		}
 	}
+	// Another client is served while the flood waits.
+	stop := make(chan struct{})
+	ok, legitDone := s.legit(t, stop)
+	waitFor(t, "the legit client's answers", 5*time.Second, func() bool { return ok.Load() >= 50 })
 	r := bufio.NewReaderSize(c, 64<<10)
 	c.SetReadDeadline(time.Now().Add(20 * time.Second))
 	for i := range n {
@@ -405,12 +481,58 @@ func testPipeliningFlood(t *testing.T, d shardnet.Driver) {
 		}
 	}
 	must(t, <-werr)
+	close(stop)
+	must(t, <-legitDone)
 	st := s.stats(t)
-	if st.Requests != n || st.Status[2] != n {
-		t.Fatalf("Requests %d, 2xx %d, want %d", st.Requests, st.Status[2], n)
+	if want := n + uint64(ok.Load()); st.Requests != want || st.Status[2] != want {
+		t.Fatalf("Requests %d, 2xx %d, want %d (%d flood + %d legit)", st.Requests, st.Status[2], want, n, ok.Load())
 	}
-	t.Logf("pipelining flood: %d responses in order; %d handled and %d TCP buffer bytes held while the client did not read; at most %d per batch, paused %d times",
-		n, smp[0].HTTP.Requests, smp[0].TCP.BufBytes, st.PipelinedMax, st.Paused)
+	t.Logf("pipelining flood: %d responses in order; %d handled and %d TCP buffer bytes held while the client did not read; at most %d per batch, paused %d times; legit client got %d responses",
+		n, smp[0].HTTP.Requests, smp[0].TCP.BufBytes, st.PipelinedMax, st.Paused, ok.Load())
+}
+
+// Files above the cache threshold are read off the shard (http:
+// Config.FileInbox, set by HandleHTTP): concurrent clients fetching one,
+// whole and in ranges, get exact bodies, and the reads were counted.
+func TestLargeFile(t *testing.T) { backends(t, testLargeFile) }
+
+func testLargeFile(t *testing.T, d shardnet.Driver) {
+	s := start(t, d, http.Config{})
+	const clients, rounds = 8, 3
+	errs := make(chan error, clients)
+	for i := range clients {
+		c := s.dial(t)
+		go func() {
+			r := bufio.NewReaderSize(c, 64<<10)
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			for k := range rounds {
+				lo := (i*rounds + k) * 100_003 % (hugeSize / 2)
+				hi := lo + hugeSize/3
+				fmt.Fprintf(c, "GET /huge.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /huge.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=%d-%d\r\n\r\n", lo, hi-1)
+				status, body, err := readResponse(r)
+				if err != nil || status != 200 || body != string(s.huge) {
+					errs <- fmt.Errorf("client %d: whole file: %d, %d bytes, %v", i, status, len(body), err)
+					return
+				}
+				status, body, err = readResponse(r)
+				if err != nil || status != 206 || body != string(s.huge[lo:hi]) {
+					errs <- fmt.Errorf("client %d: range %d-%d: %d, %d bytes, %v", i, lo, hi-1, status, len(body), err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range clients {
+		must(t, <-errs)
+	}
+	st := s.stats(t)
+	// Each whole file takes ceil(hugeSize / 64 KiB) chunks, each range at least a third of that.
+	if min := uint64(clients * rounds * (hugeSize >> 16)); st.FileReads < min || st.FileErrors != 0 {
+		t.Fatalf("FileReads %d (want ≥ %d), FileErrors %d", st.FileReads, min, st.FileErrors)
+	}
+	t.Logf("large file: %d clients × %d rounds of %d bytes + a range, exact; %d chunks read off the shard, %d waits for a buffer",
+		clients, rounds, hugeSize, st.FileReads, st.FileReadWaits)
 }
 
 // Oversize, smuggling and malformed requests get their status, are
@@ -432,6 +554,9 @@ func testBadRequests(t *testing.T, d shardnet.Driver) {
 		{"request-target too long", "GET /" + strings.Repeat("a", 5<<10) + " HTTP/1.1\r\nHost: x\r\n\r\n", 414, http.ErrURITooLong},
 		{"body too large", "POST /plaintext HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n", 413, http.ErrBodyTooLarge},
 		{"CL and TE (smuggling)", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, http.ErrCLAndTE},
+		{"CL 0 and TE with a smuggled request", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /n2.txt HTTP/1.1\r\nHost: x\r\n\r\n", 400, http.ErrCLAndTE},
+		{"TE and CL with a smuggled request", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 30\r\n\r\n0\r\n\r\nGET /n2.txt HTTP/1.1\r\nHost: x\r\n\r\n", 400, http.ErrCLAndTE},
+		{"TE hidden by a tab", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding:\tchunked\r\n\r\n0\r\n\r\n", 400, http.ErrCLAndTE},
 		{"two Content-Lengths", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde", 400, http.ErrDupContentLength},
 		{"bad chunk size", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n", 400, http.ErrBadChunk},
 		{"chunk size overflow", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff1\r\n", 413, http.ErrBodyTooLarge},
@@ -454,6 +579,21 @@ func testBadRequests(t *testing.T, d shardnet.Driver) {
 		{"too many fields", "GET / HTTP/1.1\r\nHost: x\r\n" + strings.Repeat("X: y\r\n", 200) + "\r\n", 431, http.ErrTooManyHeaders},
 		{"absolute-form to another host", "GET http://evil/ HTTP/1.1\r\nHost: x\r\n\r\n", 400, http.ErrBadTarget},
 		{"bad method", "G(T / HTTP/1.1\r\nHost: x\r\n\r\n", 400, http.ErrBadMethod},
+		{"raw NUL in the target", "GET /a\x00b HTTP/1.1\r\nHost: x\r\n\r\n", 400, http.ErrBadTarget},
+		{"raw NUL in a field value", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n", 400, http.ErrBadFieldValue},
+		{"two spaces in the request line", "GET  / HTTP/1.1\r\nHost: x\r\n\r\n", 400, http.ErrBadRequestLine},
+		{"field name with a separator", "GET / HTTP/1.1\r\nHost: x\r\nX(A): b\r\n\r\n", 400, http.ErrBadFieldName},
+		{"empty field name", "GET / HTTP/1.1\r\nHost: x\r\n: b\r\n\r\n", 400, http.ErrBadFieldName},
+		{"negative Content-Length", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400, http.ErrContentLength},
+		{"Content-Length overflow", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n", 413, http.ErrBodyTooLarge},
+		{"empty Transfer-Encoding", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\r\n\r\n", 400, http.ErrTEBad},
+		{"chunked not last", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n", 501, http.ErrTEUnsupported},
+		{"chunked body over the limit", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10001\r\n", 413, http.ErrBodyTooLarge},
+		{"trailer section too large", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: " + strings.Repeat("a", 9<<10) + "\r\n\r\n", 431, http.ErrTrailerTooLarge},
+		{"unknown expectation", "POST / HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 1\r\n\r\na", 417, http.ErrExpectation},
+		{"HTTP/0.9 request line", "GET /\r\n\r\n", 400, http.ErrBadRequestLine},
+		{"Host with a path", "GET / HTTP/1.1\r\nHost: x/y\r\n\r\n", 400, http.ErrHost},
+		{"bad percent escape", "GET /a%zzb HTTP/1.1\r\nHost: x\r\n\r\n", 400, http.ErrBadPath},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -462,12 +602,21 @@ func testBadRequests(t *testing.T, d shardnet.Driver) {
 			c := s.dial(t)
 			c.SetDeadline(time.Now().Add(5 * time.Second))
 			io.WriteString(c, tc.req) // the server may close before reading all of it
-			status, _, err := readResponse(bufio.NewReader(c))
+			r := bufio.NewReader(c)
+			status, _, err := readResponse(r)
 			if status != tc.status {
 				t.Fatalf("status %d (%v), want %d", status, err, tc.status)
 			}
-			if !closedByServer(c, 3*time.Second) {
+			// Then the end, and nothing else: no answer to whatever
+			// followed the rejected request (a smuggled one).
+			c.SetReadDeadline(time.Now().Add(3 * time.Second))
+			rest, err := io.ReadAll(r)
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
 				t.Fatal("connection left open after a rejected request")
+			}
+			if len(rest) > 0 {
+				t.Fatalf("more after the rejection: %.120q", rest)
 			}
 			if now := s.stats(t).ParseErrors; now[tc.reason] != before+1 {
 				var moved []string
@@ -483,6 +632,7 @@ func testBadRequests(t *testing.T, d shardnet.Driver) {
 	traversal := []string{
 		"/../secret.txt", "/../../../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/..%2f..%2fetc%2fpasswd",
 		"/%252e%252e/%252e%252e/etc/passwd", "/..\\..\\etc\\passwd", "/link.txt", "/./../secret.txt", "//etc/passwd",
+		"/..%5c..%5cetc%5cpasswd", "/.%2e/secret.txt", "/%c0%ae%c0%ae/etc/passwd", "/n1.txt/../../secret.txt", "/link.txt%00.html",
 	}
 	for _, path := range traversal {
 		t.Run("traversal "+path, func(t *testing.T) {

@@ -141,6 +141,8 @@ var scalars = []scalar{
 	{"shardnet_http_pipelined_max", typeGauge, "Most requests answered in one batch of input.", partAll, func(s *Sample) uint64 { return nonNeg(s.HTTP.PipelinedMax) }},
 	{"shardnet_http_paused_total", typeCounter, "Times input was left unconsumed for back-pressure.", partAll, func(s *Sample) uint64 { return s.HTTP.Paused }},
 	{"shardnet_http_file_errors_total", typeCounter, "Response bodies from files that failed or came up short.", partAll, func(s *Sample) uint64 { return s.HTTP.FileErrors }},
+	{"shardnet_http_file_reads_total", typeCounter, "File body chunks read off the shard's thread.", partAll, func(s *Sample) uint64 { return s.HTTP.FileReads }},
+	{"shardnet_http_file_read_waits_total", typeCounter, "Times a connection waited for a free file chunk buffer.", partAll, func(s *Sample) uint64 { return s.HTTP.FileReadWaits }},
 	{"shardnet_http_bad_header_values_total", typeCounter, "Response headers dropped for CR, LF or a bad name.", partAll, func(s *Sample) uint64 { return s.HTTP.BadHeaderValues }},
 	{"shardnet_http_incomplete_at_eof_total", typeCounter, "Connections the peer closed in the middle of a request.", partAll, func(s *Sample) uint64 { return s.HTTP.IncompleteAtEOF }},
 
