@@ -332,22 +332,8 @@ func isTimeout(err error) bool {
 func TestStopDetachesXDP(t *testing.T) {
 	nstest.RequireRoot(t, "ethtool")
 	shards := shardsForTest()
-	srv, cli := nstest.New(t, "shn-sxs"), nstest.New(t, "shn-sxc")
-	subnet := 1 + rand.IntN(250)
-	a, b := fmt.Sprintf("xs%x", rand.Uint32()), fmt.Sprintf("xc%x", rand.Uint32())
-	q := fmt.Sprint(shards)
-	srv.MustRun(t, "ip", "link", "add", a, "numtxqueues", q, "numrxqueues", q, "type", "veth",
-		"peer", "name", b, "numtxqueues", q, "numrxqueues", q, "netns", cli.Name)
-	for _, ns := range []*nstest.NS{srv, cli} {
-		ns.MustRun(t, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
-	}
-	cli.MustRun(t, "ip", "addr", "add", fmt.Sprintf("198.18.%d.1/24", subnet), "dev", b)
-	cli.MustRun(t, "ethtool", "-K", b, "tx", "off")
-	cli.MustRun(t, "sysctl", "-qw", "net.core.txrehash=0")
-	srv.MustRun(t, "ip", "link", "set", a, "up")
-	cli.MustRun(t, "ip", "link", "set", b, "up")
-
-	addr := fmt.Sprintf("198.18.%d.2", subnet)
+	v := nstest.NewVeth(t, "shn-sx", shards)
+	srv, cli, a, addr := v.Srv, v.Cli, v.Iface, v.Addr
 	st, err := New(Config{Driver: DriverAFXDP, Iface: a, NetNS: srv.Handle, Shards: shards, Frames: 4096,
 		Logger: zaptest.NewLogger(t)}, WithAddr(addr+"/24"))
 	if err != nil {

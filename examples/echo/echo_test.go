@@ -114,27 +114,12 @@ func TestEchoBinary(t *testing.T) {
 	}
 }
 
-// vethPair makes two namespaces joined by a veth pair with queues RX and
-// TX queues per end: srv holds iface, for the program (the stack is addr),
-// cli the peer end (.1/24, full checksums, fixed TX hash as with a NIC's
-// RSS: net.core.txrehash=0).
+// vethPair makes the AF_XDP topology (nstest.NewVeth): srv holds iface,
+// for the program (the stack is addr), cli the peer end.
 func vethPair(t *testing.T, queues int) (srv, cli *nstest.NS, iface, addr string) {
 	t.Helper()
-	srv, cli = nstest.New(t, "shn-exs"), nstest.New(t, "shn-exc")
-	subnet := 1 + mrand.IntN(250)
-	iface, peer := fmt.Sprintf("xs%x", mrand.Uint32()), fmt.Sprintf("xc%x", mrand.Uint32())
-	q := fmt.Sprint(queues)
-	srv.MustRun(t, "ip", "link", "add", iface, "numtxqueues", q, "numrxqueues", q, "type", "veth",
-		"peer", "name", peer, "numtxqueues", q, "numrxqueues", q, "netns", cli.Name)
-	for _, ns := range []*nstest.NS{srv, cli} {
-		ns.MustRun(t, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
-	}
-	cli.MustRun(t, "ip", "addr", "add", fmt.Sprintf("198.18.%d.1/24", subnet), "dev", peer)
-	cli.MustRun(t, "ethtool", "-K", peer, "tx", "off")
-	cli.MustRun(t, "sysctl", "-qw", "net.core.txrehash=0")
-	srv.MustRun(t, "ip", "link", "set", iface, "up")
-	cli.MustRun(t, "ip", "link", "set", peer, "up")
-	return srv, cli, iface, fmt.Sprintf("198.18.%d.2", subnet)
+	v := nstest.NewVeth(t, "shn-ex", queues)
+	return v.Srv, v.Cli, v.Iface, v.Addr
 }
 
 // roundTrip sends size random bytes, half-closes, and checks the same

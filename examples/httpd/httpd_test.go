@@ -62,25 +62,11 @@ type xdpNS struct {
 	addr  string // the stack's address
 }
 
-// vethPair makes two namespaces joined by a veth pair with queues RX and
-// TX queues per end; the peer end has .1/24, the stack will be .2.
+// vethPair makes the AF_XDP topology (nstest.NewVeth); the stack will be .2.
 func vethPair(t *testing.T, prefix string, queues int) (*xdpNS, *nstest.NS) {
 	t.Helper()
-	srv, cli := nstest.New(t, prefix+"s"), nstest.New(t, prefix+"c")
-	subnet := 1 + rand.IntN(250)
-	a, b := fmt.Sprintf("xs%x", rand.Uint32()), fmt.Sprintf("xc%x", rand.Uint32())
-	q := fmt.Sprint(queues)
-	srv.MustRun(t, "ip", "link", "add", a, "numtxqueues", q, "numrxqueues", q, "type", "veth",
-		"peer", "name", b, "numtxqueues", q, "numrxqueues", q, "netns", cli.Name)
-	for _, ns := range []*nstest.NS{srv, cli} {
-		ns.MustRun(t, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
-	}
-	cli.MustRun(t, "ip", "addr", "add", fmt.Sprintf("198.18.%d.1/24", subnet), "dev", b)
-	cli.MustRun(t, "ethtool", "-K", b, "tx", "off")
-	cli.MustRun(t, "sysctl", "-qw", "net.core.txrehash=0")
-	srv.MustRun(t, "ip", "link", "set", a, "up")
-	cli.MustRun(t, "ip", "link", "set", b, "up")
-	return &xdpNS{NS: srv, iface: a, addr: fmt.Sprintf("198.18.%d.2", subnet)}, cli
+	v := nstest.NewVeth(t, prefix, queues)
+	return &xdpNS{NS: v.Srv, iface: v.Iface, addr: v.Addr}, v.Cli
 }
 
 func (s *server) curl(t *testing.T, args ...string) string {
