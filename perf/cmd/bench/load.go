@@ -44,21 +44,6 @@ func allProfiles(d time.Duration) []profile {
 	}
 }
 
-func selectProfiles(all []profile, names string) []profile {
-	if names == "" {
-		return all
-	}
-	var out []profile
-	for _, n := range strings.Split(names, ",") {
-		for _, p := range all {
-			if p.Name == strings.TrimSpace(n) {
-				out = append(out, p)
-			}
-		}
-	}
-	return out
-}
-
 // Sample is one measurement: one server, one profile, one round.
 type Sample struct {
 	Profile   string  `json:"profile"`

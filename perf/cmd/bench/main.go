@@ -103,8 +103,8 @@ func run(ctx context.Context, o *options) error {
 	}
 	defer topo.Close()
 
-	servers := selectServers(allServers(bins, www, topo, o), o.servers)
-	profiles := selectProfiles(allProfiles(o.duration), o.profiles)
+	servers := selectByName(allServers(bins, www, topo, o), o.servers, func(s server) string { return s.Name })
+	profiles := selectByName(allProfiles(o.duration), o.profiles, func(p profile) string { return p.Name })
 	if len(servers) == 0 || len(profiles) == 0 {
 		return fmt.Errorf("nothing to run: servers %q, profiles %q", o.servers, o.profiles)
 	}
@@ -150,4 +150,21 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// selectByName keeps the items named in the comma-separated list names,
+// in its order; an empty list keeps all.
+func selectByName[T any](all []T, names string, name func(T) string) []T {
+	if names == "" {
+		return all
+	}
+	var out []T
+	for _, n := range strings.Split(names, ",") {
+		for _, x := range all {
+			if name(x) == strings.TrimSpace(n) {
+				out = append(out, x)
+			}
+		}
+	}
+	return out
 }

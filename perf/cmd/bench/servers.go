@@ -130,21 +130,6 @@ http {
 	}
 }
 
-func selectServers(all []server, names string) []server {
-	if names == "" {
-		return all
-	}
-	var out []server
-	for _, n := range strings.Split(names, ",") {
-		for _, s := range all {
-			if s.Name == strings.TrimSpace(n) {
-				out = append(out, s)
-			}
-		}
-	}
-	return out
-}
-
 // running is a started server.
 type running struct {
 	cmd    *exec.Cmd
